@@ -1,0 +1,312 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/stack and scripts/test. Source it:
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# It sets no shell options and prints nothing unless it has to act (install a package, start
+# a private Postgres) or fails; such messages go to stderr. Functions return non-zero on
+# failure (they never `exit`), so callers decide what to do.
+#
+# Provides:
+#   ROOT, STACK_DIR                  repo root, its .stack/ folder (git-ignored state)
+#   CARGO_TARGET_DIR (exported)      default $HOME/.cache/usermgmt-target
+#   SERVICES, service_port NAME      the service table (short name -> port)
+#   existing_services                short names whose crates/<short>-svc exists
+#   stack_profile_dir, service_bin   where `cargo build` puts <short>-svc for STACK_PROFILE
+#   ensure_postgres                  exports DATABASE_URL (see below)
+#   ensure_nginx                     sets NGINX_BIN
+#   ensure_curl, apt_install, wait_http URL [SECONDS] [STATUS], port_in_use PORT
+
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+STACK_DIR="$ROOT/.stack"
+
+if [ -z "${HOME:-}" ]; then
+    HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
+    export HOME
+fi
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/usermgmt-target}"
+# rustup installs into ~/.cargo/bin, which non-login shells (sudo, cron, CI) often lack.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+# ---------------------------------------------------------------------------------------
+# Service table (contract: /work/shared/api/common.md).
+SERVICES=(agency jive partner virtool)
+
+service_port() {
+    case "$1" in
+        agency) echo 8081 ;;
+        jive) echo 8082 ;;
+        partner) echo 8083 ;;
+        virtool) echo 8084 ;;
+        *) echo "lib.sh: unknown service '$1'" >&2; return 1 ;;
+    esac
+}
+
+# Short names of the services whose crate exists, one per line, in table order.
+existing_services() {
+    local s
+    for s in "${SERVICES[@]}"; do
+        if [ -f "$ROOT/crates/$s-svc/Cargo.toml" ]; then echo "$s"; fi
+    done
+}
+
+# Target sub-folder for STACK_PROFILE (release by default; debug/dev; or a custom profile).
+stack_profile_dir() {
+    case "${STACK_PROFILE:-release}" in
+        release) echo release ;;
+        debug | dev) echo debug ;;
+        *) echo "${STACK_PROFILE}" ;;
+    esac
+}
+
+# cargo arguments selecting STACK_PROFILE.
+stack_profile_args() {
+    case "${STACK_PROFILE:-release}" in
+        release) echo --release ;;
+        debug | dev) ;;
+        *) echo "--profile ${STACK_PROFILE}" ;;
+    esac
+}
+
+service_bin() {
+    echo "$CARGO_TARGET_DIR/$(stack_profile_dir)/$1-svc"
+}
+
+# ---------------------------------------------------------------------------------------
+# Small utilities.
+
+_lib_say() { printf '%s\n' "$*" >&2; }
+
+_lib_is_root() { [ "$(id -u)" = 0 ]; }
+
+# Something accepts TCP connections on 127.0.0.1:PORT (no external tools needed).
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") >/dev/null 2>&1
+}
+
+_lib_apt_updated=""
+# apt_install PKG... — as root with apt only; output goes to .stack/logs/apt.log.
+apt_install() {
+    if ! _lib_is_root || ! command -v apt-get >/dev/null 2>&1; then
+        _lib_say "cannot install $* (needs root and apt-get); install it and retry"
+        return 1
+    fi
+    mkdir -p "$STACK_DIR/logs"
+    local log="$STACK_DIR/logs/apt.log"
+    _lib_say "installing $* with apt-get (log: ${log#"$ROOT"/})"
+    if [ -z "$_lib_apt_updated" ]; then
+        if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            return 1
+        fi
+        _lib_apt_updated=1
+    fi
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        return 1
+    fi
+}
+
+ensure_curl() {
+    command -v curl >/dev/null 2>&1 && return 0
+    apt_install curl ca-certificates
+}
+
+# wait_http URL [TIMEOUT_SECONDS=30] [STATUS=200]: poll until URL answers STATUS.
+wait_http() {
+    local url="$1" timeout="${2:-30}" want="${3:-200}" code
+    local deadline=$((SECONDS + timeout))
+    while :; do
+        code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)" || true
+        [ "$code" = "$want" ] && return 0
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------------------------------
+# nginx
+
+_lib_find_nginx() {
+    if command -v nginx >/dev/null 2>&1; then
+        command -v nginx
+    elif [ -x /usr/sbin/nginx ]; then
+        echo /usr/sbin/nginx
+    else
+        return 1
+    fi
+}
+
+# Sets NGINX_BIN; installs nginx-light (or nginx, on releases without -light) when missing.
+ensure_nginx() {
+    NGINX_BIN="$(_lib_find_nginx)" && return 0
+    apt_install nginx-light || apt_install nginx || return 1
+    NGINX_BIN="$(_lib_find_nginx)" || { _lib_say "nginx installed but not found"; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------
+# PostgreSQL
+#
+# ensure_postgres: make sure a Postgres is reachable and export DATABASE_URL.
+#   1. DATABASE_URL already set            -> used as is.
+#   2. 127.0.0.1:5432 answers              -> postgres://postgres@127.0.0.1:5432/$STACK_DB_NAME
+#                                             (database created when missing).
+#   3. otherwise a private cluster under .stack/pg on 127.0.0.1:${STACK_PG_PORT:-5433}
+#      (trust auth, TCP only), initialised and started with initdb/pg_ctl as the postgres
+#      user when root; `apt-get install postgresql` first when no server binaries exist.
+# Also sets PG_ADMIN_URL (same server, database `postgres`; empty in case 1) and
+# STACK_PG_STARTED_DIR (the data folder when this call started the private cluster).
+STACK_DB_NAME="${STACK_DB_NAME:-usermgmt}"
+STACK_PG_PORT="${STACK_PG_PORT:-5433}"
+
+_lib_pg_bindir() {
+    local d
+    if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+        dirname "$(command -v pg_ctl)"
+        return 0
+    fi
+    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    if [ -n "$d" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ]; then
+        echo "$d"
+        return 0
+    fi
+    return 1
+}
+
+_lib_psql() {
+    local psql
+    psql="$(command -v psql 2>/dev/null)" || psql="$(_lib_pg_bindir)/psql"
+    [ -x "$psql" ] || { ensure_psql_client && psql="$(command -v psql)"; } || return 1
+    PGCONNECT_TIMEOUT=5 "$psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+ensure_psql_client() {
+    command -v psql >/dev/null 2>&1 && return 0
+    apt_install postgresql-client
+}
+
+_lib_pg_answers() {
+    local port="$1" isready
+    isready="$(command -v pg_isready 2>/dev/null)" || isready="$(_lib_pg_bindir 2>/dev/null)/pg_isready"
+    if [ -x "$isready" ]; then
+        "$isready" -q -h 127.0.0.1 -p "$port" -t 3
+    else
+        port_in_use "$port"
+    fi
+}
+
+# _lib_pg_ensure_db ADMIN_URL NAME
+_lib_pg_ensure_db() {
+    local admin="$1" db="$2" have
+    have="$(_lib_psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" || {
+        _lib_say "cannot query Postgres at ${admin} (set DATABASE_URL to use another server)"
+        return 1
+    }
+    [ "$have" = 1 ] && return 0
+    # Another script may be creating it at the same moment: accept "already exists".
+    _lib_psql "$admin" -c "CREATE DATABASE \"$db\"" >/dev/null 2>&1 \
+        || [ "$(_lib_psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ] \
+        || { _lib_say "cannot create database $db at $admin"; return 1; }
+}
+
+_lib_as_pg() {
+    if _lib_is_root; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Data folder of the private cluster. As root it must be reachable by the postgres user;
+# when the checkout is not (e.g. under /root), fall back to postgres's home.
+_lib_pg_datadir() {
+    if [ -n "${STACK_PG_DIR:-}" ]; then
+        echo "$STACK_PG_DIR"
+    elif ! _lib_is_root || runuser -u postgres -- test -x "$STACK_DIR" 2>/dev/null; then
+        echo "$STACK_DIR/pg"
+    else
+        echo "/var/lib/postgresql/usermgmt-stack"
+    fi
+}
+
+_lib_pg_start_private() {
+    local bindir="$1" data log
+    mkdir -p "$STACK_DIR/logs"
+    data="$(_lib_pg_datadir)"
+    log="$STACK_DIR/logs/postgres.log"
+    touch "$log"
+    if _lib_is_root; then
+        id postgres >/dev/null 2>&1 || { _lib_say "no 'postgres' user to run the private cluster"; return 1; }
+        chown postgres: "$log"
+        if ! runuser -u postgres -- test -w "$log" 2>/dev/null; then
+            log="$data.log"
+        fi
+    fi
+    if [ ! -s "$data/PG_VERSION" ]; then
+        _lib_say "initialising a private Postgres cluster in $data"
+        mkdir -p "$data"
+        if _lib_is_root; then chown postgres: "$data"; fi
+        chmod 700 "$data"
+        _lib_as_pg "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-locale \
+            >>"$log" 2>&1 || { tail -n 20 "$log" >&2; return 1; }
+        _lib_as_pg sh -c "cat >> '$data/postgresql.conf'" <<EOF
+# scripts/lib.sh: private cluster for the usermgmt stack (TCP on loopback only)
+listen_addresses = '127.0.0.1'
+port = $STACK_PG_PORT
+unix_socket_directories = ''
+max_connections = 200
+EOF
+    fi
+    if _lib_as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        return 0
+    fi
+    if port_in_use "$STACK_PG_PORT"; then
+        _lib_say "port $STACK_PG_PORT is taken by something else; set STACK_PG_PORT or DATABASE_URL"
+        return 1
+    fi
+    _lib_say "starting the private Postgres cluster on 127.0.0.1:$STACK_PG_PORT (log: $log)"
+    _lib_as_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null \
+        || { tail -n 20 "$log" >&2; return 1; }
+    STACK_PG_STARTED_DIR="$data"
+}
+
+ensure_postgres() {
+    STACK_PG_STARTED_DIR=""
+    PG_ADMIN_URL=""
+    if [ -n "${DATABASE_URL:-}" ]; then
+        export DATABASE_URL
+        return 0
+    fi
+    if _lib_pg_answers 5432; then
+        PG_ADMIN_URL="postgres://postgres@127.0.0.1:5432/postgres"
+        _lib_pg_ensure_db "$PG_ADMIN_URL" "$STACK_DB_NAME" || return 1
+        export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$STACK_DB_NAME"
+        return 0
+    fi
+    local bindir
+    if ! bindir="$(_lib_pg_bindir)"; then
+        apt_install postgresql || return 1
+        # Debian's package may have started its own cluster on 5432.
+        if _lib_pg_answers 5432; then
+            ensure_postgres
+            return $?
+        fi
+        bindir="$(_lib_pg_bindir)" || { _lib_say "PostgreSQL installed but initdb/pg_ctl not found"; return 1; }
+    fi
+    _lib_pg_start_private "$bindir" || return 1
+    PG_ADMIN_URL="postgres://postgres@127.0.0.1:$STACK_PG_PORT/postgres"
+    _lib_pg_ensure_db "$PG_ADMIN_URL" "$STACK_DB_NAME" || return 1
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$STACK_PG_PORT/$STACK_DB_NAME"
+}
+
+# Stop the private cluster (only the one under our data folder), keeping its data.
+stop_private_postgres() {
+    local bindir data="${1:-$(_lib_pg_datadir)}"
+    bindir="$(_lib_pg_bindir)" || return 0
+    [ -s "$data/PG_VERSION" ] || return 0
+    if _lib_as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        _lib_as_pg "$bindir/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null
+    fi
+}
