@@ -1,0 +1,290 @@
+//! The database layer: an async diesel pool whose connections live in the service's schema
+//! (through `search_path`), migrations under an advisory lock, and the error classes the API
+//! cares about (unavailable → 503, unique violation → the API's duplicate answer).
+
+use crate::config::{ConfigError, Settings};
+use crate::Secret;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::AsyncPgConnection;
+use diesel_migrations::EmbeddedMigrations;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A pooled connection.
+pub type Conn = Object<AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection within `DB_TIMEOUT_MS`, or the database went away: 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A unique index refused the write (a racing or repeated insert).
+    #[error("unique violation on {}", constraint.as_deref().unwrap_or("?"))]
+    UniqueViolation { constraint: Option<String> },
+    #[error("row not found")]
+    NotFound,
+    #[error("query failed: {0}")]
+    Query(DieselError),
+}
+
+impl DbError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::UniqueViolation { .. })
+    }
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::UniqueViolation {
+                    constraint: info.constraint_name().map(str::to_owned),
+                }
+            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if is_shutdown_message(info.message()) =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
+            DieselError::BrokenTransactionManager => {
+                Self::Unavailable("connection left in a broken transaction state".to_owned())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+fn is_shutdown_message(message: &str) -> bool {
+    message.contains("terminating connection")
+        || message.contains("the database system is shutting down")
+        || message.contains("the database system is starting up")
+        || message.contains("connection closed")
+}
+
+/// The pool and what the service needs to know about its database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+    url: Secret,
+    schema: String,
+    timeout: Duration,
+    migrated: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("schema", &self.schema)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pool figures for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+impl Db {
+    /// Builds the pool (connections are opened lazily) with every connection's
+    /// `search_path` set to the service's schema.
+    pub fn new(settings: &Settings) -> Result<Self, ConfigError> {
+        let url = with_search_path(settings.database_url.expose(), &settings.schema)?;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose());
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .build()
+            .map_err(|e| ConfigError(format!("DATABASE_URL: cannot build the pool: {e}")))?;
+        Ok(Self {
+            pool,
+            url,
+            schema: settings.schema.clone(),
+            timeout: settings.db_timeout,
+            migrated: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// A connection, waiting at most `DB_TIMEOUT_MS` (then [`DbError::Unavailable`]).
+    pub async fn conn(&self) -> Result<Conn, DbError> {
+        match tokio::time::timeout(self.timeout, self.pool.get()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(DbError::Unavailable(e.to_string())),
+            Err(_) => Err(DbError::Unavailable(format!(
+                "no connection within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let s = self.pool.status();
+        PoolStatus {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
+    }
+
+    /// Whether migrations ran in this process and the database answers now.
+    pub async fn ready(&self) -> bool {
+        if !self.migrated.load(Ordering::Acquire) {
+            return false;
+        }
+        let Ok(mut conn) = self.conn().await else {
+            return false;
+        };
+        let ping = diesel_async::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), &mut conn);
+        matches!(tokio::time::timeout(self.timeout, ping).await, Ok(Ok(_)))
+    }
+
+    /// Creates the schema if missing and applies pending migrations, holding a Postgres advisory
+    /// lock (keyed by the schema name) so that replicas starting together take turns.
+    /// Returns the versions applied.
+    pub async fn migrate(&self, migrations: EmbeddedMigrations) -> Result<Vec<String>, DbError> {
+        let url = self.url.clone();
+        let schema = self.schema.clone();
+        let applied =
+            tokio::task::spawn_blocking(move || migrate_blocking(&url, &schema, migrations))
+                .await
+                .map_err(|e| DbError::Unavailable(format!("migration task failed: {e}")))??;
+        self.migrated.store(true, Ordering::Release);
+        Ok(applied)
+    }
+}
+
+fn migrate_blocking(
+    url: &Secret,
+    schema: &str,
+    migrations: EmbeddedMigrations,
+) -> Result<Vec<String>, DbError> {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    use diesel_migrations::MigrationHarness;
+
+    let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
+        Connection::establish(url.expose()).map_err(|e| DbError::Unavailable(e.to_string()))?;
+    let key = advisory_key(schema);
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({key})"))?;
+    let outcome = conn
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .map_err(DbError::from)
+        .and_then(|()| {
+            conn.run_pending_migrations(migrations)
+                .map(|versions| versions.iter().map(ToString::to_string).collect())
+                .map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))
+        });
+    let unlock = conn.batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
+    let applied = outcome?;
+    unlock?;
+    Ok(applied)
+}
+
+/// A stable 63-bit key for the advisory lock of `schema` (FNV-1a).
+fn advisory_key(schema: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in b"user-svc-migrations:".iter().chain(schema.as_bytes()) {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+/// `url` with `options=-c search_path=<schema>` added, so every connection works in the schema.
+pub fn with_search_path(url: &str, schema: &str) -> Result<Secret, ConfigError> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|e| ConfigError(format!("DATABASE_URL is not a valid URL: {e}")))?;
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != "options")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    parsed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("options", &format!("-c search_path={schema}"));
+    Ok(Secret::new(parsed.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_path_is_added_to_the_url() {
+        let u = with_search_path("postgres://u:p@h:5432/db?sslmode=disable", "agency").unwrap();
+        assert_eq!(
+            u.expose(),
+            "postgres://u:p@h:5432/db?sslmode=disable&options=-c+search_path%3Dagency"
+        );
+        let u = with_search_path("postgres://h/db?options=-c%20x%3D1", "jive").unwrap();
+        assert_eq!(u.expose(), "postgres://h/db?options=-c+search_path%3Djive");
+    }
+
+    #[test]
+    fn advisory_keys_differ_by_schema_and_are_stable() {
+        assert_eq!(advisory_key("agency"), advisory_key("agency"));
+        assert_ne!(advisory_key("agency"), advisory_key("jive"));
+        assert!(advisory_key("agency") >= 0);
+    }
+
+    #[test]
+    fn unique_violations_are_classified() {
+        struct Info;
+        impl diesel::result::DatabaseErrorInformation for Info {
+            fn message(&self) -> &str {
+                "duplicate key"
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                Some("users_email_key")
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let e = DbError::from(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(Info),
+        ));
+        assert!(e.is_unique_violation());
+        assert!(matches!(
+            DbError::from(DieselError::NotFound),
+            DbError::NotFound
+        ));
+        let e = DbError::from(DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new("connection refused".to_owned()),
+        ));
+        assert!(matches!(e, DbError::Unavailable(_)));
+    }
+}

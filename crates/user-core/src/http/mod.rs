@@ -1,0 +1,226 @@
+//! HTTP plumbing shared by every service, parameterised by the service's error shape.
+//!
+//! A service implements [`ErrorShape`] once (how its API words a 400/404/405/413/415/429/500/503)
+//! and gets: JSON, path and query extractor configs ([`json_config`], [`path_config`],
+//! [`query_config`]), the 404/405 fallbacks ([`not_found`], [`resource`]), the request-id,
+//! logging and metrics middleware ([`observe`]), `/healthz`, `/readyz`, `/metrics` and
+//! `/openapi.json` ([`ops_routes`]), streamed JSON arrays ([`stream`]) and the server itself
+//! ([`server`]).
+
+mod client;
+mod metrics;
+mod observe;
+mod ops;
+pub mod stream;
+
+pub use client::{client_ip, public_base_url, read_body};
+pub use metrics::Metrics;
+pub use observe::{observe, RequestId, REQUEST_ID};
+pub use ops::ops_routes;
+
+use crate::config::Settings;
+use crate::db::{Db, DbError};
+use crate::password::PasswordHasher;
+use crate::throttle::LoginThrottle;
+use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::Arc;
+
+/// The largest request body any service reads (the gateway has the same limit).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_UNAVAILABLE: u64 = 5;
+
+/// Failures produced by the shared plumbing. Each service words them in its own shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// 400: the body is not valid JSON (or not the JSON type the endpoint reads).
+    MalformedJson,
+    /// 400: the query string could not be read.
+    BadRequest,
+    /// 401: no or bad credentials.
+    Unauthenticated,
+    /// 404: no such route (or an id that cannot exist).
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 413: the body is over [`MAX_BODY_BYTES`].
+    PayloadTooLarge,
+    /// 415: a `Content-Type` that is not JSON.
+    UnsupportedMediaType,
+    /// 429: throttled; retry after this many seconds.
+    TooManyRequests { retry_after: u64 },
+    /// 500: anything unexpected (the cause is logged, never sent).
+    Internal,
+    /// 503: the database is unreachable or the pool is exhausted.
+    Unavailable,
+}
+
+impl Problem {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `Retry-After` seconds this answer carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            Self::Unavailable => Some(RETRY_AFTER_UNAVAILABLE),
+            _ => None,
+        }
+    }
+}
+
+impl From<&DbError> for Problem {
+    /// Unavailable → 503; anything else that reaches the API unhandled → 500 (logged).
+    fn from(error: &DbError) -> Self {
+        match error {
+            DbError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::Unavailable
+            }
+            DbError::NotFound => Self::NotFound,
+            other => {
+                tracing::error!(error = %other, "database error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// How one API words the shared failures.
+pub trait ErrorShape: 'static {
+    /// The JSON body for `problem`.
+    fn body(problem: &Problem) -> serde_json::Value;
+}
+
+/// `problem` as a response in shape `S`, with `Retry-After` where it applies.
+pub fn problem_response<S: ErrorShape>(problem: &Problem) -> HttpResponse {
+    let mut builder = HttpResponse::build(problem.status());
+    if let Some(secs) = problem.retry_after() {
+        builder.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    builder.json(S::body(problem))
+}
+
+/// JSON bodies: a missing `Content-Type` is read as JSON, another type is 415, malformed 400,
+/// over 64 KiB 413, all in shape `S`.
+pub fn json_config<S: ErrorShape>() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .content_type_required(false)
+        .content_type(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        .error_handler(|err, _req| {
+            let problem = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => Problem::PayloadTooLarge,
+                JsonPayloadError::ContentType => Problem::UnsupportedMediaType,
+                JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => {
+                    Problem::PayloadTooLarge
+                }
+                _ => Problem::MalformedJson,
+            };
+            InternalError::from_response(err, problem_response::<S>(&problem)).into()
+        })
+}
+
+/// Path parameters that do not parse (a non-integer id, a number too large) → 404 in shape `S`.
+pub fn path_config<S: ErrorShape>() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        InternalError::from_response(err, problem_response::<S>(&Problem::NotFound)).into()
+    })
+}
+
+/// A query string that does not parse → 400 in shape `S`.
+pub fn query_config<S: ErrorShape>() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        InternalError::from_response(err, problem_response::<S>(&Problem::BadRequest)).into()
+    })
+}
+
+/// The app's default service: 404 in shape `S`.
+pub async fn not_found<S: ErrorShape>() -> HttpResponse {
+    problem_response::<S>(&Problem::NotFound)
+}
+
+async fn method_not_allowed<S: ErrorShape>() -> HttpResponse {
+    problem_response::<S>(&Problem::MethodNotAllowed)
+}
+
+/// A resource whose unregistered methods answer 405 in shape `S`.
+pub fn resource<S: ErrorShape>(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed::<S>))
+}
+
+/// What every handler of every service may need, shared behind `web::Data<Core>`.
+#[derive(Clone)]
+pub struct Core {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub throttle: Arc<LoginThrottle>,
+    pub metrics: Arc<Metrics>,
+    openapi: Arc<serde_json::Value>,
+}
+
+impl Core {
+    /// `openapi` is the service's generated OpenAPI document, served at `/openapi.json`.
+    pub fn new(settings: Settings, db: Db, openapi: serde_json::Value) -> Self {
+        let hasher = settings.hasher();
+        let throttle = Arc::new(LoginThrottle::new(settings.throttle));
+        Self {
+            settings: Arc::new(settings),
+            db,
+            hasher,
+            throttle,
+            metrics: Arc::new(Metrics::new()),
+            openapi: Arc::new(openapi),
+        }
+    }
+
+    /// The base URL for links and `Location` headers as the caller sees it.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        public_base_url(req, &self.settings)
+    }
+
+    /// The client's address (the peer, or `X-Forwarded-For` from a trusted proxy).
+    pub fn client_ip(&self, req: &HttpRequest) -> std::net::IpAddr {
+        client_ip(req, &self.settings.trusted_proxies)
+    }
+}
+
+/// An HTTP server on `listener` for the app built by `factory`, with a 30 s graceful shutdown
+/// on SIGTERM/SIGINT. Used by `main` and by the tests alike.
+pub fn server<F, I, S, B>(
+    listener: std::net::TcpListener,
+    factory: F,
+) -> std::io::Result<actix_web::dev::Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_http::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    Ok(actix_web::HttpServer::new(factory)
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run())
+}
