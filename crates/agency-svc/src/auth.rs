@@ -1,0 +1,75 @@
+//! Who is calling: the API client behind the bearer token, checked on every request.
+
+use crate::app::AppState;
+use crate::db;
+use crate::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// The token's own claim: the client's agency group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenClaims {
+    pub grp: i64,
+}
+
+/// What the cache keeps of a client: its group while it is not revoked.
+pub type ClientState = Option<i64>;
+
+/// An authenticated API client, acting for its agency group.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client_id: String,
+    pub group_id: i64,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::Problem(user_core::http::Problem::Internal))?;
+    let token = bearer(req).ok_or(ApiError::UNAUTHENTICATED)?;
+    let claims = state
+        .jwt
+        .verify::<TokenClaims>(token)
+        .map_err(|reason| {
+            tracing::debug!(%reason, "bearer token refused");
+            ApiError::UNAUTHENTICATED
+        })?;
+    let group = match state.clients.get(&claims.sub) {
+        Some(cached) => cached,
+        None => {
+            let mut conn = state.core.db.conn().await?;
+            let found = db::find_client(&mut conn, &claims.sub).await?;
+            let live = found.filter(|c| !c.revoked).map(|c| c.agency_group_id);
+            state.clients.insert(claims.sub.clone(), live);
+            live
+        }
+    };
+    match group {
+        Some(group_id) => Ok(Caller {
+            client_id: claims.sub,
+            group_id,
+        }),
+        None => {
+            tracing::debug!(client = %claims.sub, "token of a revoked or unknown client");
+            Err(ApiError::UNAUTHENTICATED)
+        }
+    }
+}

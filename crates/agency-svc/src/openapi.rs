@@ -1,0 +1,36 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::routes::{agencies, token, users};
+use crate::wire;
+use user_core::openapi::BearerAuth;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "agency-svc: IM4 agency users API"),
+    paths(
+        token::issue,
+        agencies::list,
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::delete,
+    ),
+    components(schemas(
+        wire::AgencyJson,
+        wire::UserJson,
+        wire::UserBody,
+        wire::TokenJson,
+        wire::TokenBody,
+        wire::MessageJson,
+        wire::ValidationJson,
+        wire::OAuthErrorJson,
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}

@@ -1,0 +1,126 @@
+//! `POST /oauth/token`: Passport's client-credentials grant, as JSON or a form.
+
+use crate::app::AppState;
+use crate::auth::TokenClaims;
+use crate::db;
+use crate::error::ApiError;
+use crate::wire::{MessageJson, OAuthErrorJson, TokenBody, TokenJson};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+use user_core::http::{read_body, Problem};
+
+struct Grant {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+fn as_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn parse(req: &HttpRequest, body: &[u8]) -> Result<Grant, ApiError> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match content_type.as_deref() {
+        Some("application/x-www-form-urlencoded") => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(body).map_err(|_| Problem::MalformedJson)?;
+            let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            Ok(Grant {
+                grant_type: get("grant_type"),
+                client_id: get("client_id"),
+                client_secret: get("client_secret"),
+            })
+        }
+        None | Some("application/json") => {
+            let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+                Value::Null
+            } else {
+                serde_json::from_slice(body).map_err(|_| Problem::MalformedJson)?
+            };
+            Ok(Grant {
+                grant_type: as_text(value.get("grant_type")),
+                client_id: as_text(value.get("client_id")),
+                client_secret: as_text(value.get("client_secret")),
+            })
+        }
+        Some(t) if t.ends_with("+json") => Err(Problem::MalformedJson.into()),
+        Some(_) => Err(Problem::UnsupportedMediaType.into()),
+    }
+}
+
+/// A bearer token for an API client (client-credentials grant; JSON or form body).
+#[utoipa::path(post, path = "/oauth/token", tag = "auth",
+    request_body(content = TokenBody, content_type = "application/json"),
+    responses(
+        (status = 200, body = TokenJson),
+        (status = 400, description = "Unsupported grant type or malformed body", body = OAuthErrorJson),
+        (status = 401, body = OAuthErrorJson),
+        (status = 413, body = MessageJson),
+        (status = 415, body = MessageJson),
+        (status = 429, body = MessageJson),
+        (status = 503, body = MessageJson),
+    ))]
+pub async fn issue(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(payload).await?;
+    let grant = parse(&req, &body)?;
+    if grant.grant_type.as_deref() != Some("client_credentials") {
+        return Err(ApiError::UnsupportedGrantType);
+    }
+    let (Some(client_id), Some(secret)) = (grant.client_id, grant.client_secret) else {
+        return Err(ApiError::InvalidClient);
+    };
+    let core = &state.core;
+    let address = core.client_ip(&req);
+    if let Err(wait) = core.throttle.check(&client_id, address) {
+        return Err(Problem::TooManyRequests {
+            retry_after: wait.0,
+        }
+        .into());
+    }
+    let client = {
+        let mut conn = core.db.conn().await?;
+        db::find_client(&mut conn, &client_id).await?
+    };
+    let matched = core
+        .hasher
+        .verify(&secret, client.as_ref().map(|c| c.secret_hash.as_str()))
+        .await;
+    match client {
+        Some(c) if matched && !c.revoked => {
+            core.throttle.record_success(&client_id, address);
+            let issued = state
+                .jwt
+                .issue(&c.id, TokenClaims { grp: c.agency_group_id })
+                .map_err(|e| {
+                    tracing::error!(error = %e, "token signing failed");
+                    ApiError::Problem(Problem::Internal)
+                })?;
+            tracing::info!(client = %c.id, "token issued");
+            Ok(HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(TokenJson {
+                    token_type: "Bearer",
+                    expires_in: issued.expires_in,
+                    access_token: issued.token,
+                }))
+        }
+        _ => {
+            core.throttle.record_failure(&client_id, address);
+            tracing::info!(client = %client_id, "client authentication failed");
+            Err(ApiError::InvalidClient)
+        }
+    }
+}
