@@ -9,7 +9,8 @@ use user_core::values::Password;
 const USAGE: &str = "usage: agency-svc admin group-create <name> | agency-create <group-id> <name> | client-create <group-id> <name> | client-revoke <client-id>";
 
 fn group_id(raw: &str) -> anyhow::Result<i64> {
-    raw.parse().with_context(|| format!("group id must be an integer, got {raw:?}"))
+    raw.parse()
+        .with_context(|| format!("group id must be an integer, got {raw:?}"))
 }
 
 /// Runs one admin command and prints its result on stdout.
@@ -18,13 +19,15 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
     let mut conn = database.conn().await?;
     match args.as_slice() {
         ["group-create", name] => {
-            let id = db::create_group(&mut conn, name.trim()).await.map_err(|e| {
-                if e.is_unique_violation() {
-                    anyhow!("a group named {name:?} exists already")
-                } else {
-                    e.into()
-                }
-            })?;
+            let id = db::create_group(&mut conn, name.trim())
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        anyhow!("a group named {name:?} exists already")
+                    } else {
+                        e.into()
+                    }
+                })?;
             println!("{id}");
         }
         ["agency-create", group, name] => {
@@ -32,13 +35,15 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
             if !db::group_exists(&mut conn, group).await? {
                 bail!("no agency group {group}");
             }
-            let id = db::create_agency(&mut conn, group, name.trim()).await.map_err(|e| {
-                if e.is_unique_violation() {
-                    anyhow!("group {group} has an agency named {name:?} already")
-                } else {
-                    e.into()
-                }
-            })?;
+            let id = db::create_agency(&mut conn, group, name.trim())
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        anyhow!("group {group} has an agency named {name:?} already")
+                    } else {
+                        e.into()
+                    }
+                })?;
             println!("{id}");
         }
         ["client-create", group, name] => {

@@ -45,13 +45,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::Problem(user_core::http::Problem::Internal))?;
     let token = bearer(req).ok_or(ApiError::UNAUTHENTICATED)?;
-    let claims = state
-        .jwt
-        .verify::<TokenClaims>(token)
-        .map_err(|reason| {
-            tracing::debug!(%reason, "bearer token refused");
-            ApiError::UNAUTHENTICATED
-        })?;
+    let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
+        tracing::debug!(%reason, "bearer token refused");
+        ApiError::UNAUTHENTICATED
+    })?;
     let group = match state.clients.get(&claims.sub) {
         Some(cached) => cached,
         None => {

@@ -8,7 +8,9 @@ use user_core::values::Password;
 pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
     let Some(group_name) = config.bootstrap_agency_group.as_deref().map(str::trim) else {
         if config.bootstrap_client_id.is_some() || config.bootstrap_agencies.is_some() {
-            bail!("BOOTSTRAP_AGENCY_GROUP is required with BOOTSTRAP_AGENCIES or BOOTSTRAP_CLIENT_ID");
+            bail!(
+                "BOOTSTRAP_AGENCY_GROUP is required with BOOTSTRAP_AGENCIES or BOOTSTRAP_CLIENT_ID"
+            );
         }
         return Ok(());
     };

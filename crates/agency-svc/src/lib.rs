@@ -30,7 +30,10 @@ pub struct Config {
 }
 
 /// The state of a running service (also what the tests build).
-pub async fn state(settings: user_core::config::Settings, db: user_core::db::Db) -> anyhow::Result<app::AppState> {
+pub async fn state(
+    settings: user_core::config::Settings,
+    db: user_core::db::Db,
+) -> anyhow::Result<app::AppState> {
     let jwt = settings.jwt_keys()?;
     let core = Core::new(settings, db, openapi::document());
     Ok(app::AppState::new(core, jwt))

@@ -29,9 +29,8 @@ pub fn client() -> reqwest::Client {
 /// The variables of `deploy/env/<short>.env` (or `$STACK_ENV_DIR/<short>.env`): the demo
 /// credentials the stack was started with.
 pub fn env_file(short: &str) -> HashMap<String, String> {
-    let dir = std::env::var("STACK_ENV_DIR").unwrap_or_else(|_| {
-        format!("{}/../../deploy/env", env!("CARGO_MANIFEST_DIR"))
-    });
+    let dir = std::env::var("STACK_ENV_DIR")
+        .unwrap_or_else(|_| format!("{}/../../deploy/env", env!("CARGO_MANIFEST_DIR")));
     let text = std::fs::read_to_string(format!("{dir}/{short}.env"))
         .unwrap_or_else(|e| panic!("read {dir}/{short}.env: {e}"));
     text.lines()
@@ -51,5 +50,8 @@ pub async fn json(res: reqwest::Response) -> serde_json::Value {
 
 /// A value unique to this test run (for emails and ids).
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }

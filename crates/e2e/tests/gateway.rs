@@ -11,7 +11,11 @@ async fn healthz_is_answered_by_the_gateway() {
 
 #[tokio::test]
 async fn unknown_paths_get_a_json_404() {
-    let res = client().get(url("/no-such-service/x")).send().await.unwrap();
+    let res = client()
+        .get(url("/no-such-service/x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("application/json"), "{ct}");

@@ -207,7 +207,8 @@ fn advisory_key(schema: &str) -> i64 {
     (hash >> 1) as i64
 }
 
-/// `url` with `options=-c search_path=<schema>` added, so every connection works in the schema.
+/// `url` with `options=-csearch_path=<schema>` added (no space: `url` would encode it as `+`,
+/// which tokio-postgres does not decode), so every connection works in the schema.
 pub fn with_search_path(url: &str, schema: &str) -> Result<Secret, ConfigError> {
     let mut parsed = url::Url::parse(url)
         .map_err(|e| ConfigError(format!("DATABASE_URL is not a valid URL: {e}")))?;
@@ -220,7 +221,7 @@ pub fn with_search_path(url: &str, schema: &str) -> Result<Secret, ConfigError> 
         .query_pairs_mut()
         .clear()
         .extend_pairs(kept)
-        .append_pair("options", &format!("-c search_path={schema}"));
+        .append_pair("options", &format!("-csearch_path={schema}"));
     Ok(Secret::new(parsed.to_string()))
 }
 
@@ -233,10 +234,10 @@ mod tests {
         let u = with_search_path("postgres://u:p@h:5432/db?sslmode=disable", "agency").unwrap();
         assert_eq!(
             u.expose(),
-            "postgres://u:p@h:5432/db?sslmode=disable&options=-c+search_path%3Dagency"
+            "postgres://u:p@h:5432/db?sslmode=disable&options=-csearch_path%3Dagency"
         );
         let u = with_search_path("postgres://h/db?options=-c%20x%3D1", "jive").unwrap();
-        assert_eq!(u.expose(), "postgres://h/db?options=-c+search_path%3Djive");
+        assert_eq!(u.expose(), "postgres://h/db?options=-csearch_path%3Djive");
     }
 
     #[test]

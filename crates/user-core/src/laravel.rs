@@ -107,7 +107,10 @@ impl Errors {
     }
 
     pub fn required(&mut self, field: &str) {
-        self.add(field, format!("The {} field is required.", attribute(field)));
+        self.add(
+            field,
+            format!("The {} field is required.", attribute(field)),
+        );
     }
 
     pub fn string(&mut self, field: &str) {
@@ -127,14 +130,20 @@ impl Errors {
     pub fn min_chars(&mut self, field: &str, min: usize) {
         self.add(
             field,
-            format!("The {} must be at least {min} characters.", attribute(field)),
+            format!(
+                "The {} must be at least {min} characters.",
+                attribute(field)
+            ),
         );
     }
 
     pub fn max_bytes(&mut self, field: &str, max: usize) {
         self.add(
             field,
-            format!("The {} must not be greater than {max} bytes.", attribute(field)),
+            format!(
+                "The {} must not be greater than {max} bytes.",
+                attribute(field)
+            ),
         );
     }
 
@@ -146,7 +155,10 @@ impl Errors {
     }
 
     pub fn taken(&mut self, field: &str) {
-        self.add(field, format!("The {} has already been taken.", attribute(field)));
+        self.add(
+            field,
+            format!("The {} has already been taken.", attribute(field)),
+        );
     }
 
     pub fn confirmed(&mut self, field: &str) {
@@ -157,7 +169,10 @@ impl Errors {
     }
 
     pub fn invalid(&mut self, field: &str) {
-        self.add(field, format!("The selected {} is invalid.", attribute(field)));
+        self.add(
+            field,
+            format!("The selected {} is invalid.", attribute(field)),
+        );
     }
 
     pub fn array(&mut self, field: &str) {
@@ -283,7 +298,10 @@ mod tests {
         assert_eq!(Field::read(&body, "d"), Field::Null);
         assert_eq!(Field::read(&body, "e"), Field::NotString);
         assert_eq!(Field::read(&body, "z"), Field::Absent);
-        assert_eq!(Field::read_untrimmed(&body, "p"), Field::Text(" pw ".into()));
+        assert_eq!(
+            Field::read_untrimmed(&body, "p"),
+            Field::Text(" pw ".into())
+        );
         assert_eq!(Field::read(&json!([1]), "a"), Field::Absent);
     }
 

@@ -122,7 +122,11 @@ pub async fn find_user(
 }
 
 /// Whether another user (not `except`) has `email`, compared case-insensitively.
-pub async fn email_taken(conn: &mut Conn, email: &str, except: Option<i64>) -> Result<bool, DbError> {
+pub async fn email_taken(
+    conn: &mut Conn,
+    email: &str,
+    except: Option<i64>,
+) -> Result<bool, DbError> {
     use diesel::dsl::sql;
     use diesel::sql_types::{Bool, Text};
     let same_email = sql::<Bool>("lower(email) = lower(")
@@ -202,9 +206,11 @@ pub async fn create_group(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
 }
 
 pub async fn group_exists(conn: &mut Conn, id: i64) -> Result<bool, DbError> {
-    Ok(diesel::select(diesel::dsl::exists(agency_groups::table.find(id)))
-        .get_result(conn)
-        .await?)
+    Ok(
+        diesel::select(diesel::dsl::exists(agency_groups::table.find(id)))
+            .get_result(conn)
+            .await?,
+    )
 }
 
 /// The agency `name` of `group`, created if missing (idempotent under races).
@@ -249,7 +255,11 @@ pub async fn create_client(
     Ok(())
 }
 
-pub async fn set_client_secret(conn: &mut Conn, id: &str, secret_hash: &str) -> Result<(), DbError> {
+pub async fn set_client_secret(
+    conn: &mut Conn,
+    id: &str,
+    secret_hash: &str,
+) -> Result<(), DbError> {
     diesel::update(api_clients::table.find(id))
         .set(api_clients::secret_hash.eq(secret_hash))
         .execute(conn)

@@ -28,12 +28,23 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<Grant, ApiError> {
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     match content_type.as_deref() {
         Some("application/x-www-form-urlencoded") => {
             let pairs: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(body).map_err(|_| Problem::MalformedJson)?;
-            let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            };
             Ok(Grant {
                 grant_type: get("grant_type"),
                 client_id: get("client_id"),
@@ -103,7 +114,12 @@ pub async fn issue(
             core.throttle.record_success(&client_id, address);
             let issued = state
                 .jwt
-                .issue(&c.id, TokenClaims { grp: c.agency_group_id })
+                .issue(
+                    &c.id,
+                    TokenClaims {
+                        grp: c.agency_group_id,
+                    },
+                )
                 .map_err(|e| {
                     tracing::error!(error = %e, "token signing failed");
                     ApiError::Problem(Problem::Internal)

@@ -115,12 +115,11 @@ pub fn problem_response<S: ErrorShape>(problem: &Problem) -> HttpResponse {
     builder.json(S::body(problem))
 }
 
-/// JSON bodies: a missing `Content-Type` is read as JSON, another type is 415, malformed 400,
+/// JSON bodies: a non-JSON `Content-Type` is 415 (a missing one is made JSON by [`observe`]), malformed 400,
 /// over 64 KiB 413, all in shape `S`.
 pub fn json_config<S: ErrorShape>() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_BODY_BYTES)
-        .content_type_required(false)
         .content_type(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
         .error_handler(|err, _req| {
             let problem = match &err {

@@ -5,7 +5,7 @@
 use super::Core;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::{ready, Ready};
@@ -35,8 +35,10 @@ fn acceptable(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// See the module doc; also reads a body without `Content-Type` as JSON (the contract's rule),
+/// by giving such a request `Content-Type: application/json` before any extractor runs.
 pub async fn observe(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
@@ -46,6 +48,10 @@ pub async fn observe(
         .filter(|v| acceptable(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
+    if !req.headers().contains_key(CONTENT_TYPE) {
+        req.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
     let core = req.app_data::<web::Data<Core>>().cloned();
     let method = req.method().to_string();
     let quiet = matches!(req.path(), "/healthz" | "/readyz" | "/metrics");
