@@ -153,7 +153,7 @@ ensure_nginx() {
 #   1. DATABASE_URL already set            -> used as is.
 #   2. 127.0.0.1:5432 answers              -> postgres://postgres@127.0.0.1:5432/$STACK_DB_NAME
 #                                             (database created when missing).
-#   3. otherwise a private cluster under .stack/pg on 127.0.0.1:${STACK_PG_PORT:-5433}
+#   3. otherwise (or with STACK_PG_PRIVATE=1) a private cluster under .stack/pg on 127.0.0.1:${STACK_PG_PORT:-5433}
 #      (trust auth, TCP only), initialised and started with initdb/pg_ctl as the postgres
 #      user when root; `apt-get install postgresql` first when no server binaries exist.
 # Also sets PG_ADMIN_URL (same server, database `postgres`; empty in case 1) and
@@ -279,7 +279,7 @@ ensure_postgres() {
         export DATABASE_URL
         return 0
     fi
-    if _lib_pg_answers 5432; then
+    if [ "${STACK_PG_PRIVATE:-0}" != 1 ] && _lib_pg_answers 5432; then
         PG_ADMIN_URL="postgres://postgres@127.0.0.1:5432/postgres"
         _lib_pg_ensure_db "$PG_ADMIN_URL" "$STACK_DB_NAME" || return 1
         export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$STACK_DB_NAME"
@@ -289,7 +289,7 @@ ensure_postgres() {
     if ! bindir="$(_lib_pg_bindir)"; then
         apt_install postgresql || return 1
         # Debian's package may have started its own cluster on 5432.
-        if _lib_pg_answers 5432; then
+        if [ "${STACK_PG_PRIVATE:-0}" != 1 ] && _lib_pg_answers 5432; then
             ensure_postgres
             return $?
         fi
