@@ -1,0 +1,255 @@
+//! The jive schema: models and every query the service runs (one place to look for SQL).
+
+pub mod schema;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use schema::{orgs, users};
+use serde_json::Value;
+use user_core::db::DbError;
+
+pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+    diesel_migrations::embed_migrations!("migrations");
+
+type Conn = AsyncPgConnection;
+
+/// The unique index that makes an email unique within an org (see the migration).
+pub const EMAIL_INDEX: &str = "users_org_email_key";
+
+/// A user as the API shows it (the password hash is never selected with it).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email_address: String,
+    pub active: bool,
+    pub access_key: String,
+    pub user_permissions: Value,
+}
+
+/// What authentication needs to know about the owner of an access key.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct KeyOwner {
+    pub id: String,
+    pub org_id: String,
+    pub active: bool,
+    pub user_permissions: Value,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: String,
+    pub org_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email_address: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub access_key: String,
+    pub user_permissions: Value,
+}
+
+/// A partial update: `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email_address: Option<String>,
+    pub active: Option<bool>,
+    pub user_permissions: Option<Value>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.email_address.is_none()
+            && self.active.is_none()
+            && self.user_permissions.is_none()
+    }
+}
+
+/// The owner of `key`, active or not.
+pub async fn find_by_key(conn: &mut Conn, key: &str) -> Result<Option<KeyOwner>, DbError> {
+    Ok(users::table
+        .filter(users::access_key.eq(key))
+        .select(KeyOwner::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// At most `limit` users of `org` with ids after `after`, in id order (a keyset batch).
+pub async fn users_after(
+    conn: &mut Conn,
+    org: &str,
+    after: Option<String>,
+    limit: usize,
+) -> Result<Vec<User>, DbError> {
+    let mut query = users::table
+        .filter(users::org_id.eq(org))
+        .order(users::id)
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .select(User::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(users::id.gt(after));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Page `page` (from 1) of `size` users of `org` in id order, and how many users `org` has,
+/// read in one transaction so the two agree.
+pub async fn users_page(
+    conn: &mut Conn,
+    org: &str,
+    page: u64,
+    size: u64,
+) -> Result<(Vec<User>, i64), DbError> {
+    let org = org.to_owned();
+    let offset = i64::try_from(page.saturating_sub(1).saturating_mul(size)).unwrap_or(i64::MAX);
+    let limit = i64::try_from(size).unwrap_or(i64::MAX);
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async move |conn: &mut Conn| {
+            let total: i64 = users::table
+                .filter(users::org_id.eq(&org))
+                .count()
+                .get_result(conn)
+                .await?;
+            let rows = if offset >= total {
+                Vec::new()
+            } else {
+                users::table
+                    .filter(users::org_id.eq(&org))
+                    .order(users::id)
+                    .offset(offset)
+                    .limit(limit)
+                    .select(User::as_select())
+                    .load(conn)
+                    .await?
+            };
+            Ok::<_, diesel::result::Error>((rows, total))
+        })
+        .await
+        .map_err(DbError::from)
+}
+
+/// The user `id` of `org`.
+pub async fn find_user(conn: &mut Conn, org: &str, id: &str) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(id))
+        .filter(users::org_id.eq(org))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Whether another user of `org` (not `except`) has `email`, compared case-insensitively.
+pub async fn email_taken(
+    conn: &mut Conn,
+    org: &str,
+    email: &str,
+    except: Option<&str>,
+) -> Result<bool, DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let same_email = sql::<Bool>("lower(email_address) = lower(")
+        .bind::<Text, _>(email.to_owned())
+        .sql(")");
+    Ok(diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(users::org_id.eq(org))
+            .filter(same_email)
+            .filter(users::id.ne(except.unwrap_or(""))),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+pub async fn insert_user(conn: &mut Conn, new: NewUser) -> Result<User, DbError> {
+    Ok(diesel::insert_into(users::table)
+        .values(new)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn update_user(
+    conn: &mut Conn,
+    org: &str,
+    id: &str,
+    changes: UserChanges,
+) -> Result<Option<User>, DbError> {
+    Ok(diesel::update(users::table)
+        .filter(users::id.eq(id))
+        .filter(users::org_id.eq(org))
+        .set(changes)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn set_password(
+    conn: &mut Conn,
+    org: &str,
+    id: &str,
+    hash: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(users::table)
+        .filter(users::id.eq(id))
+        .filter(users::org_id.eq(org))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Deletes the user; returns its access key (to drop it from the cache) if it existed.
+pub async fn delete_user(conn: &mut Conn, org: &str, id: &str) -> Result<Option<String>, DbError> {
+    Ok(diesel::delete(users::table)
+        .filter(users::id.eq(id))
+        .filter(users::org_id.eq(org))
+        .returning(users::access_key)
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn create_org(conn: &mut Conn, id: &str, name: &str) -> Result<(), DbError> {
+    diesel::insert_into(orgs::table)
+        .values((orgs::id.eq(id), orgs::name.eq(name)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates the org `id` unless it exists (idempotent under races).
+pub async fn ensure_org(conn: &mut Conn, id: &str, name: &str) -> Result<(), DbError> {
+    diesel::insert_into(orgs::table)
+        .values((orgs::id.eq(id), orgs::name.eq(name)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn org_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(orgs::table.find(id)))
+        .get_result(conn)
+        .await?)
+}

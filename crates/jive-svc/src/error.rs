@@ -1,0 +1,135 @@
+//! This API's errors, in Tyk's envelope: `{"Status":"Error","Message":…,"Meta":null}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Value};
+use user_core::db::DbError;
+use user_core::http::{problem_response, ErrorShape, Problem};
+use user_core::password::HashError;
+
+/// The message of every 403 for a missing permission (Tyk's wording).
+pub const ACCESS_DENIED: &str = "access denied: You do not have permission to access /api/users";
+
+/// Tyk's envelope with `Status` `"Error"`.
+pub fn envelope(message: &str) -> Value {
+    json!({"Status": "Error", "Message": message, "Meta": null})
+}
+
+/// How the Tyk dashboard words the shared failures.
+pub struct Shape;
+
+impl ErrorShape for Shape {
+    fn body(problem: &Problem) -> Value {
+        envelope(match problem {
+            Problem::MalformedJson => "Malformed request body: not valid JSON",
+            Problem::BadRequest => "Bad request",
+            Problem::Unauthenticated => "Not authorised",
+            Problem::NotFound => "Not found",
+            Problem::MethodNotAllowed => "Method not allowed",
+            Problem::PayloadTooLarge => "Request body too large (limit 64 KiB)",
+            Problem::UnsupportedMediaType => "Unsupported media type: send application/json",
+            Problem::TooManyRequests { .. } => "Too many requests",
+            Problem::Internal => "Internal server error",
+            Problem::Unavailable => "Service unavailable",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0:?}")]
+    Problem(Problem),
+    /// 400 with this message (a failed rule, naming the field).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 403: the caller lacks the permission.
+    #[error("access denied")]
+    Forbidden,
+    /// 403: another user of the org has this email.
+    #[error("email taken")]
+    EmailTaken,
+    /// 404: no such user in the caller's org (or an id that cannot exist).
+    #[error("user not found")]
+    UserNotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+impl ApiError {
+    pub const UNAUTHENTICATED: Self = Self::Problem(Problem::Unauthenticated);
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    fn problem(&self) -> Option<Problem> {
+        match self {
+            Self::Problem(p) => Some(p.clone()),
+            Self::Db(DbError::NotFound) => None,
+            Self::Db(e) => Some(Problem::from(e)),
+            Self::Hash(e) => {
+                tracing::error!(error = %e, "password hashing failed");
+                Some(Problem::Internal)
+            }
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Self::BadRequest(m) => m,
+            Self::Forbidden => ACCESS_DENIED,
+            Self::EmailTaken => "User email already exists for this org.",
+            _ => "Could not retrieve user detail.",
+        }
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        Self::Problem(p)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden | Self::EmailTaken => StatusCode::FORBIDDEN,
+            Self::UserNotFound | Self::Db(DbError::NotFound) => StatusCode::NOT_FOUND,
+            other => other
+                .problem()
+                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |p| p.status()),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self.problem() {
+            Some(problem) => problem_response::<Shape>(&problem),
+            None => HttpResponse::build(self.status_code()).json(envelope(self.message())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_the_envelope() {
+        assert_eq!(
+            Shape::body(&Problem::Unauthenticated),
+            json!({"Status":"Error","Message":"Not authorised","Meta":null})
+        );
+        let e = ApiError::EmailTaken;
+        assert_eq!(e.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(e.message(), "User email already exists for this org.");
+        assert_eq!(ApiError::UserNotFound.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::Db(DbError::Unavailable("x".into())).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! jive-svc: the Tyk dashboard users API (`../shared/api/jive.md`).
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod openapi;
+pub mod routes;
+pub mod wire;
+
+use user_core::cli::Command;
+use user_core::config::ServiceInfo;
+use user_core::http::Core;
+
+pub const INFO: ServiceInfo = ServiceInfo {
+    name: "jive-svc",
+    schema: "jive",
+    port: 8082,
+};
+
+/// The service's own variables (`BOOTSTRAP_*`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Config {
+    pub bootstrap_org_id: Option<String>,
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_access_key: Option<user_core::Secret>,
+}
+
+/// The state of a running service (also what the tests build). jive-svc uses no JWT, so
+/// `JWT_SECRET` is not required.
+pub async fn state(
+    settings: user_core::config::Settings,
+    db: user_core::db::Db,
+) -> anyhow::Result<app::AppState> {
+    let core = Core::new(settings, db, openapi::document());
+    Ok(app::AppState::new(core))
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let started = user_core::startup::prepare(INFO, || db::MIGRATIONS).await?;
+    let config: Config = user_core::config::from_env()?;
+    match started.command {
+        Command::Migrate => Ok(()),
+        Command::Admin(args) => admin::run(&started.db, &started.settings.hasher(), &args).await,
+        Command::Serve => {
+            let state = state(started.settings.clone(), started.db).await?;
+            bootstrap::apply(&state, &config).await?;
+            user_core::startup::serve(&started.settings, move || app::build(state.clone())).await
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::routes::users;
+use crate::wire;
+use user_core::openapi::AccessKeyAuth;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "jive-svc: Tyk dashboard users API"),
+    paths(
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::reset,
+        users::delete,
+    ),
+    components(schemas(
+        wire::UserJson,
+        wire::UserListJson,
+        wire::StatusJson,
+        wire::UserBody,
+        wire::PasswordBody,
+    )),
+    modifiers(&AccessKeyAuth)
+)]
+struct ApiDoc;
+
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}

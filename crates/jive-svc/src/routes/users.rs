@@ -1,0 +1,351 @@
+//! The user calls of an org: list, create, get, update, reset, delete.
+
+use crate::app::AppState;
+use crate::auth::{Access, Caller};
+use crate::db::{self, NewUser, User, UserChanges};
+use crate::error::ApiError;
+use crate::ids;
+use crate::wire::{self, PasswordBody, StatusJson, UserBody, UserInput, UserJson, UserListJson};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+use user_core::http::stream;
+use user_core::values::Password;
+
+/// Users per page with `?p=N`.
+pub const PAGE_SIZE: u64 = 10;
+
+/// The page asked for: `p` as a number ≥ 1; anything else (absent, ≤ 0, not a number) is none.
+pub fn requested_page(query: &str) -> Option<u64> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "p")
+        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+        .and_then(|p| u64::try_from(p).ok())
+        .filter(|p| *p >= 1)
+}
+
+/// ceil(total / PAGE_SIZE).
+pub fn page_count(total: i64) -> u64 {
+    u64::try_from(total).unwrap_or(0).div_ceil(PAGE_SIZE)
+}
+
+/// The user `id` of the caller's org; a malformed id is as unknown as a foreign one.
+async fn target(state: &AppState, caller: &Caller, id: &str) -> Result<User, ApiError> {
+    if !ids::is_object_id(id) {
+        return Err(ApiError::UserNotFound);
+    }
+    let mut conn = state.core.db.conn().await?;
+    db::find_user(&mut conn, &caller.org_id, id)
+        .await?
+        .ok_or(ApiError::UserNotFound)
+}
+
+/// Only an admin may act on an admin (other than itself): a user with `users: write` must not
+/// be able to take over or lock out the org's admins.
+fn check_may_modify(caller: &Caller, user: &User) -> Result<(), ApiError> {
+    if !caller.is_admin()
+        && user.id != caller.user_id
+        && Access::of(&user.user_permissions) == Access::Admin
+    {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+fn email_taken_or(e: user_core::db::DbError) -> ApiError {
+    match &e {
+        user_core::db::DbError::UniqueViolation { constraint }
+            if constraint.as_deref() == Some(db::EMAIL_INDEX) =>
+        {
+            ApiError::EmailTaken
+        }
+        _ => e.into(),
+    }
+}
+
+/// The org's users by id: all of them streamed (`pages` 0), or page `p` of 10.
+#[utoipa::path(get, path = "/api/users", tag = "users", security(("access_key" = [])),
+    params(("p" = Option<i64>, Query, description = "Page (from 1) of 10 users; absent, ≤ 0 or not a number: every user and `pages` 0")),
+    responses(
+        (status = 200, body = UserListJson),
+        (status = 401, body = StatusJson),
+        (status = 403, body = StatusJson),
+        (status = 503, body = StatusJson),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Read)?;
+    if let Some(page) = requested_page(req.query_string()) {
+        let mut conn = state.core.db.conn().await?;
+        let (rows, total) = db::users_page(&mut conn, &caller.org_id, page, PAGE_SIZE).await?;
+        let users = rows
+            .into_iter()
+            .map(|u| UserJson::new(u, &caller))
+            .collect();
+        return Ok(HttpResponse::Ok().json(UserListJson {
+            users,
+            pages: page_count(total),
+        }));
+    }
+    let database = state.core.db.clone();
+    let response = stream::json_array(
+        r#"{"users":["#,
+        r#"],"pages":0}"#,
+        |u: &UserJson| u.id.clone(),
+        move |after| {
+            let database = database.clone();
+            let caller = caller.clone();
+            async move {
+                let mut conn = database.conn().await?;
+                let rows = db::users_after(&mut conn, &caller.org_id, after, stream::BATCH).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|u| UserJson::new(u, &caller))
+                    .collect())
+            }
+        },
+    )
+    .await?;
+    Ok(response)
+}
+
+/// Creates a user with a new access key and a random password (or the `password` given).
+#[utoipa::path(post, path = "/api/users", tag = "users", security(("access_key" = [])),
+    request_body = UserBody,
+    responses(
+        (status = 200, description = "`{\"Status\":\"OK\",\"Message\":\"User created\",\"Meta\":\"\"}`; `Location` is the new user's URL", body = StatusJson,
+            headers(("Location" = String, description = "The new user's URL"))),
+        (status = 400, body = StatusJson),
+        (status = 401, body = StatusJson),
+        (status = 403, description = "No write permission, permissions granted by a non-admin, or the email exists in the org", body = StatusJson),
+        (status = 413, body = StatusJson),
+        (status = 415, body = StatusJson),
+        (status = 503, body = StatusJson),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Write)?;
+    let input = UserInput::parse(&body, true).map_err(ApiError::BadRequest)?;
+    let user_permissions = input
+        .user_permissions
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    if !caller.is_admin() && user_permissions.as_object().is_some_and(|m| !m.is_empty()) {
+        return Err(ApiError::Forbidden);
+    }
+    let email = input.email_address.ok_or_else(|| {
+        ApiError::invalid("User object validation failed: email_address is required")
+    })?;
+    {
+        let mut conn = state.core.db.conn().await?;
+        if db::email_taken(&mut conn, &caller.org_id, email.as_str(), None).await? {
+            return Err(ApiError::EmailTaken);
+        }
+    }
+    let password = input.password.unwrap_or_else(Password::random);
+    let password_hash = state.core.hasher.hash(&password).await?;
+    let new = NewUser {
+        id: ids::object_id(),
+        org_id: caller.org_id.clone(),
+        first_name: input.first_name.unwrap_or_default(),
+        last_name: input.last_name.unwrap_or_default(),
+        email_address: email.into_inner(),
+        password_hash,
+        active: input.active.unwrap_or(true),
+        access_key: user_core::secret::random_hex(16),
+        user_permissions,
+    };
+    let mut conn = state.core.db.conn().await?;
+    let user = db::insert_user(&mut conn, new)
+        .await
+        .map_err(email_taken_or)?;
+    tracing::info!(user_id = %user.id, org_id = %user.org_id, "user created");
+    let location = format!("{}/api/users/{}", state.core.base_url(&req), user.id);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::LOCATION, location))
+        .json(StatusJson::ok("User created")))
+}
+
+/// One user of the caller's org.
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", security(("access_key" = [])),
+    params(("id" = String, Path, description = "24 hex characters")),
+    responses(
+        (status = 200, body = UserJson),
+        (status = 401, body = StatusJson),
+        (status = 403, body = StatusJson),
+        (status = 404, description = "`Could not retrieve user detail.`", body = StatusJson),
+        (status = 503, body = StatusJson),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Read)?;
+    let user = target(&state, &caller, &path).await?;
+    Ok(HttpResponse::Ok().json(UserJson::new(user, &caller)))
+}
+
+/// Updates the fields present; `id`, `org_id`, `access_key`, `password` and `api_model` are ignored.
+#[utoipa::path(put, path = "/api/users/{id}", tag = "users", security(("access_key" = [])),
+    params(("id" = String, Path, description = "24 hex characters")),
+    request_body = UserBody,
+    responses(
+        (status = 200, body = UserJson),
+        (status = 400, description = "A failed rule, or deactivating oneself", body = StatusJson),
+        (status = 401, body = StatusJson),
+        (status = 403, description = "No write permission, permissions changed by a non-admin, or the email exists in the org", body = StatusJson),
+        (status = 404, body = StatusJson),
+        (status = 413, body = StatusJson),
+        (status = 415, body = StatusJson),
+        (status = 503, body = StatusJson),
+    ))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Write)?;
+    let existing = target(&state, &caller, &path).await?;
+    let input = UserInput::parse(&body, false).map_err(ApiError::BadRequest)?;
+    check_may_modify(&caller, &existing)?;
+    let user_permissions = input
+        .user_permissions
+        .filter(|p| *p != existing.user_permissions);
+    if user_permissions.is_some() && !caller.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    if input.active == Some(false) && existing.id == caller.user_id {
+        return Err(ApiError::invalid("You cannot deactivate your own user"));
+    }
+    if let Some(email) = &input.email_address {
+        let mut conn = state.core.db.conn().await?;
+        if db::email_taken(
+            &mut conn,
+            &caller.org_id,
+            email.as_str(),
+            Some(&existing.id),
+        )
+        .await?
+        {
+            return Err(ApiError::EmailTaken);
+        }
+    }
+    let mut changes = UserChanges {
+        first_name: input.first_name,
+        last_name: input.last_name,
+        email_address: input.email_address.map(|e| e.into_inner()),
+        active: input.active,
+        user_permissions,
+        updated_at: None,
+    };
+    if changes.is_empty() {
+        return Ok(HttpResponse::Ok().json(UserJson::new(existing, &caller)));
+    }
+    changes.updated_at = Some(chrono::Utc::now());
+    let mut conn = state.core.db.conn().await?;
+    let user = db::update_user(&mut conn, &caller.org_id, &existing.id, changes)
+        .await
+        .map_err(email_taken_or)?
+        .ok_or(ApiError::UserNotFound)?;
+    state.forget_key(&existing.access_key);
+    Ok(HttpResponse::Ok().json(UserJson::new(user, &caller)))
+}
+
+/// Sets the user's password.
+#[utoipa::path(post, path = "/api/users/{id}/actions/reset", tag = "users", security(("access_key" = [])),
+    params(("id" = String, Path, description = "24 hex characters")),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "`{\"Status\":\"OK\",\"Message\":\"User password updated\",\"Meta\":\"\"}`", body = StatusJson),
+        (status = 400, description = "`Password must be at least 8 characters` / `Password must be at most 72 bytes`", body = StatusJson),
+        (status = 401, body = StatusJson),
+        (status = 403, body = StatusJson),
+        (status = 404, body = StatusJson),
+        (status = 413, body = StatusJson),
+        (status = 415, body = StatusJson),
+        (status = 503, body = StatusJson),
+    ))]
+pub async fn reset(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Write)?;
+    let existing = target(&state, &caller, &path).await?;
+    let password = wire::new_password(&body).map_err(ApiError::BadRequest)?;
+    check_may_modify(&caller, &existing)?;
+    let hash = state.core.hasher.hash(&password).await?;
+    let mut conn = state.core.db.conn().await?;
+    if !db::set_password(&mut conn, &caller.org_id, &existing.id, &hash).await? {
+        return Err(ApiError::UserNotFound);
+    }
+    Ok(HttpResponse::Ok().json(StatusJson::ok("User password updated")))
+}
+
+/// Deletes the user; its key stops working at once here and within 2 s on other replicas.
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", security(("access_key" = [])),
+    params(("id" = String, Path, description = "24 hex characters")),
+    responses(
+        (status = 200, description = "`{\"Status\":\"OK\",\"Message\":\"User deleted\",\"Meta\":\"\"}`", body = StatusJson),
+        (status = 400, description = "Deleting oneself", body = StatusJson),
+        (status = 401, body = StatusJson),
+        (status = 403, body = StatusJson),
+        (status = 404, body = StatusJson),
+        (status = 503, body = StatusJson),
+    ))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Write)?;
+    let existing = target(&state, &caller, &path).await?;
+    if existing.id == caller.user_id {
+        return Err(ApiError::invalid("You cannot delete your own user"));
+    }
+    check_may_modify(&caller, &existing)?;
+    let mut conn = state.core.db.conn().await?;
+    let key = db::delete_user(&mut conn, &caller.org_id, &existing.id)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
+    state.forget_key(&key);
+    tracing::info!(user_id = %existing.id, org_id = %caller.org_id, "user deleted");
+    Ok(HttpResponse::Ok().json(StatusJson::ok("User deleted")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_read_leniently() {
+        assert_eq!(requested_page(""), None);
+        assert_eq!(requested_page("p=1"), Some(1));
+        assert_eq!(requested_page("x=2&p=3"), Some(3));
+        assert_eq!(requested_page("p=0"), None);
+        assert_eq!(requested_page("p=-2"), None);
+        assert_eq!(requested_page("p=x"), None);
+        assert_eq!(requested_page("p="), None);
+        assert_eq!(requested_page("%zz"), None);
+    }
+
+    #[test]
+    fn page_count_rounds_up() {
+        assert_eq!(page_count(0), 0);
+        assert_eq!(page_count(1), 1);
+        assert_eq!(page_count(10), 1);
+        assert_eq!(page_count(11), 2);
+        assert_eq!(page_count(23), 3);
+    }
+}

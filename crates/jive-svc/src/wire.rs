@@ -1,0 +1,310 @@
+//! The API's JSON: what it sends, and the checked form of what it receives.
+
+use crate::auth::Caller;
+use crate::db::User;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use user_core::values::{Email, Password, PasswordError, DEFAULT_MIN_PASSWORD_CHARS};
+use utoipa::ToSchema;
+
+/// The longest first or last name, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// The values a `user_permissions` entry may take.
+pub const PERMISSION_VALUES: [&str; 4] = ["read", "write", "deny", "admin"];
+
+/// A user as the document shows it, plus `user_permissions`. `password` is always `""`;
+/// `access_key` is `""` unless the caller is an org admin or the user itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserJson {
+    #[schema(value_type = Object)]
+    pub api_model: Value,
+    pub first_name: String,
+    pub last_name: String,
+    pub email_address: String,
+    #[schema(example = "")]
+    pub password: &'static str,
+    #[schema(example = "54b53d3aeba6db5c35000002")]
+    pub org_id: String,
+    pub active: bool,
+    #[schema(example = "54bd0ad9ff4329b88985aafb")]
+    pub id: String,
+    #[schema(example = "f81ee6f0c8f2467d539c132c8a422346")]
+    pub access_key: String,
+    #[schema(value_type = Object, example = json!({"users": "read"}))]
+    pub user_permissions: Value,
+}
+
+impl UserJson {
+    /// `user` as `caller` may see it.
+    pub fn new(user: User, caller: &Caller) -> Self {
+        let access_key = if caller.is_admin() || caller.user_id == user.id {
+            user.access_key
+        } else {
+            String::new()
+        };
+        Self {
+            api_model: Value::Object(Map::new()),
+            first_name: user.first_name,
+            last_name: user.last_name,
+            email_address: user.email_address,
+            password: "",
+            org_id: user.org_id,
+            active: user.active,
+            id: user.id,
+            access_key,
+            user_permissions: user.user_permissions,
+        }
+    }
+}
+
+/// `GET /api/users`: the org's users and the page count (0 when not paged).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserListJson {
+    pub users: Vec<UserJson>,
+    pub pages: u64,
+}
+
+/// Tyk's envelope: `Status` `"OK"` with `Meta` `""`, or `"Error"` with `Meta` `null`.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(non_snake_case)]
+pub struct StatusJson {
+    #[schema(example = "OK")]
+    pub Status: String,
+    pub Message: String,
+    #[schema(value_type = Option<String>)]
+    pub Meta: Value,
+}
+
+impl StatusJson {
+    pub fn ok(message: &str) -> Self {
+        Self {
+            Status: "OK".to_owned(),
+            Message: message.to_owned(),
+            Meta: Value::String(String::new()),
+        }
+    }
+}
+
+/// The body of create and update (documentation; the handlers read JSON and check each rule).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UserBody {
+    /// ≤ 255 characters, trimmed.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Required on create; a valid email, unique in the org (case-insensitive).
+    pub email_address: Option<String>,
+    /// Default `true`.
+    pub active: Option<bool>,
+    /// Only an admin may set or change it. Values: read, write, deny, admin.
+    #[schema(value_type = Option<Object>)]
+    pub user_permissions: Option<Value>,
+    /// Create only: 8 characters to 72 bytes; without it the user gets a random password.
+    pub password: Option<String>,
+}
+
+/// The body of the reset action.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordBody {
+    /// 8 characters to 72 bytes.
+    pub new_password: String,
+}
+
+/// A checked create or update body: each `Some` is a field to set.
+#[derive(Debug, Default)]
+pub struct UserInput {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email_address: Option<Email>,
+    pub active: Option<bool>,
+    pub user_permissions: Option<Value>,
+    pub password: Option<Password>,
+}
+
+fn invalid(rule: &str) -> String {
+    format!("User object validation failed: {rule}")
+}
+
+/// The message for a password that breaks a rule.
+pub fn password_message(error: PasswordError) -> String {
+    match error {
+        PasswordError::TooShort { min } => format!("Password must be at least {min} characters"),
+        PasswordError::TooLong { max_bytes } => {
+            format!("Password must be at most {max_bytes} bytes")
+        }
+    }
+}
+
+fn name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(String::new())),
+        Some(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.chars().count() > MAX_NAME_CHARS {
+                Err(invalid(&format!(
+                    "{field} must be at most {MAX_NAME_CHARS} characters"
+                )))
+            } else {
+                Ok(Some(trimmed.to_owned()))
+            }
+        }
+        Some(_) => Err(invalid(&format!("{field} must be a string"))),
+    }
+}
+
+/// A checked `user_permissions`: an object whose values are [`PERMISSION_VALUES`]; `null` is `{}`.
+pub fn permissions(value: &Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Object(Map::new())),
+        Value::Object(map) => {
+            for (key, v) in map {
+                if !v.as_str().is_some_and(|s| PERMISSION_VALUES.contains(&s)) {
+                    return Err(invalid(&format!(
+                        "user_permissions.{key} must be one of read, write, deny, admin"
+                    )));
+                }
+            }
+            Ok(value.clone())
+        }
+        _ => Err(invalid("user_permissions must be an object")),
+    }
+}
+
+impl UserInput {
+    /// Applies the rules of `jive.md` to `body`. `email_address` is required on create;
+    /// `password` is read on create only; `id`, `org_id`, `access_key` and `api_model` (and
+    /// any other field) are ignored. The first failing rule is reported.
+    pub fn parse(body: &Value, create: bool) -> Result<Self, String> {
+        let Value::Object(body) = body else {
+            return Err(invalid("the body must be a JSON object"));
+        };
+        let email_address = match body.get("email_address") {
+            None | Some(Value::Null) if create => {
+                return Err(invalid("email_address is required"));
+            }
+            None => None,
+            Some(Value::String(s)) => Some(
+                Email::parse(s)
+                    .map_err(|_| invalid("email_address is not a valid email address"))?,
+            ),
+            Some(_) => return Err(invalid("email_address is not a valid email address")),
+        };
+        let active = match body.get("active") {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(invalid("active must be true or false")),
+        };
+        let user_permissions = body.get("user_permissions").map(permissions).transpose()?;
+        let password = match body.get("password") {
+            Some(Value::String(s)) if create && !s.is_empty() => {
+                Some(Password::new(s, DEFAULT_MIN_PASSWORD_CHARS).map_err(password_message)?)
+            }
+            Some(Value::String(_) | Value::Null) | None => None,
+            Some(_) if create => return Err(invalid("password must be a string")),
+            Some(_) => None,
+        };
+        Ok(Self {
+            first_name: name(body, "first_name")?,
+            last_name: name(body, "last_name")?,
+            email_address,
+            active,
+            user_permissions,
+            password,
+        })
+    }
+}
+
+/// The checked body of the reset action.
+pub fn new_password(body: &Value) -> Result<Password, String> {
+    match body.get("new_password") {
+        Some(Value::String(s)) => {
+            Password::new(s, DEFAULT_MIN_PASSWORD_CHARS).map_err(password_message)
+        }
+        Some(_) => Err("new_password must be a string".to_owned()),
+        None => Err("new_password is required".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn create_needs_a_valid_email() {
+        assert_eq!(
+            UserInput::parse(&json!({"first_name":"A"}), true).unwrap_err(),
+            "User object validation failed: email_address is required"
+        );
+        assert_eq!(
+            UserInput::parse(&json!({"email_address":"nope"}), true).unwrap_err(),
+            "User object validation failed: email_address is not a valid email address"
+        );
+        let ok = UserInput::parse(
+            &json!({"email_address":" A@b.co ","first_name":"  Jo ","id":"x","org_id":"y"}),
+            true,
+        )
+        .unwrap();
+        assert_eq!(ok.email_address.unwrap().as_str(), "A@b.co");
+        assert_eq!(ok.first_name.as_deref(), Some("Jo"));
+        assert!(ok.last_name.is_none());
+    }
+
+    #[test]
+    fn update_ignores_password_and_reads_only_present_fields() {
+        let input = UserInput::parse(&json!({"password":"x","active":false}), false).unwrap();
+        assert!(input.password.is_none());
+        assert_eq!(input.active, Some(false));
+        assert!(input.email_address.is_none());
+        assert_eq!(
+            UserInput::parse(&json!([]), false).unwrap_err(),
+            "User object validation failed: the body must be a JSON object"
+        );
+    }
+
+    #[test]
+    fn field_types_and_permission_values_are_checked() {
+        for (body, message) in [
+            (json!({"active":"yes"}), "active must be true or false"),
+            (json!({"first_name":3}), "first_name must be a string"),
+            (
+                json!({"user_permissions":[]}),
+                "user_permissions must be an object",
+            ),
+            (
+                json!({"user_permissions":{"users":"all"}}),
+                "user_permissions.users must be one of read, write, deny, admin",
+            ),
+            (
+                json!({"last_name":"x".repeat(256)}),
+                "last_name must be at most 255 characters",
+            ),
+        ] {
+            assert_eq!(
+                UserInput::parse(&body, false).unwrap_err(),
+                format!("User object validation failed: {message}")
+            );
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert_eq!(
+            new_password(&json!({"new_password":"short"})).unwrap_err(),
+            "Password must be at least 8 characters"
+        );
+        assert_eq!(
+            new_password(&json!({"new_password":"a".repeat(73)})).unwrap_err(),
+            "Password must be at most 72 bytes"
+        );
+        assert!(new_password(&json!({"new_password":"a".repeat(72)})).is_ok());
+        assert_eq!(
+            UserInput::parse(&json!({"email_address":"a@b.co","password":"short"}), true)
+                .unwrap_err(),
+            "Password must be at least 8 characters"
+        );
+    }
+}
