@@ -1,0 +1,4 @@
+DROP TABLE reset_codes;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE groups;

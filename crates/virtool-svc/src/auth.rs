@@ -1,0 +1,89 @@
+//! Who is calling: the user behind the bearer token and what it may do now.
+
+use crate::app::AppState;
+use crate::db;
+use crate::error::ApiError;
+use crate::permissions::Permissions;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// No claims beyond the standard ones: permissions are looked up (and cached briefly), never
+/// carried in the token, so changes reach existing tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenClaims {}
+
+/// An authenticated user and its current permissions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: String,
+    pub permissions: Permissions,
+}
+
+/// A caller holding `manage_users` (every users and groups call); 403 otherwise.
+#[derive(Debug, Clone)]
+pub struct Manager(pub Caller);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+impl FromRequest for Manager {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(&req).await?;
+            if caller.permissions.manage_users {
+                Ok(Self(caller))
+            } else {
+                Err(ApiError::Forbidden)
+            }
+        })
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::INTERNAL)?;
+    let token = bearer(req).ok_or(ApiError::UNAUTHENTICATED)?;
+    let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
+        tracing::debug!(%reason, "bearer token refused");
+        ApiError::UNAUTHENTICATED
+    })?;
+    let held = match state.principals.get(&claims.sub) {
+        Some(cached) => cached,
+        None => {
+            let mut conn = state.core.db.conn().await?;
+            let live = db::principal(&mut conn, &claims.sub).await?;
+            state.principals.insert(claims.sub.clone(), live);
+            live
+        }
+    };
+    match held {
+        Some(permissions) => Ok(Caller {
+            id: claims.sub,
+            permissions,
+        }),
+        None => {
+            tracing::debug!(user = %claims.sub, "token of a deleted user");
+            Err(ApiError::UNAUTHENTICATED)
+        }
+    }
+}

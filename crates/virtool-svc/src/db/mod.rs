@@ -1,0 +1,494 @@
+//! The virtool schema: models and every query the service runs (one place to look for SQL).
+//!
+//! Writes that check before they change (PATCH, membership changes, group edits) run in one
+//! transaction holding the row lock of the user or group they change, so concurrent requests
+//! see each other's results and every rejected request leaves the database as it was.
+
+pub mod schema;
+
+use crate::permissions::{Permissions, ADMINISTRATOR};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use schema::{groups, memberships, reset_codes, users};
+use std::collections::BTreeMap;
+use user_core::db::DbError;
+
+pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+    diesel_migrations::embed_migrations!("migrations");
+
+type Conn = AsyncPgConnection;
+
+/// Why a write was refused (each is one documented API answer), or the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("user not found")]
+    UserNotFound,
+    #[error("group not found")]
+    GroupNotFound,
+    #[error("user is not member of group {0}")]
+    NotMember(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// A user row as the API shows it (the password hash is never selected with it).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: String,
+    pub force_reset: bool,
+    pub last_password_change: DateTime<Utc>,
+    pub primary_group: Option<String>,
+}
+
+/// A user with its groups (sorted) and the permissions they give it.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub user: User,
+    pub groups: Vec<String>,
+    pub permissions: Permissions,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = groups, check_for_backend(diesel::pg::Pg))]
+pub struct Group {
+    pub id: String,
+    #[diesel(embed)]
+    pub permissions: Permissions,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: String,
+    pub password_hash: String,
+    pub force_reset: bool,
+    pub primary_group: Option<String>,
+}
+
+/// A PATCH of a user: `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub force_reset: Option<bool>,
+    pub password_hash: Option<String>,
+    /// `Some(None)` clears the primary group.
+    pub primary_group: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+struct UserChanges {
+    force_reset: Option<bool>,
+    password_hash: Option<String>,
+    last_password_change: Option<DateTime<Utc>>,
+    primary_group: Option<Option<String>>,
+}
+
+/// The users' groups and the views, in the order of `rows`.
+async fn views(conn: &mut Conn, rows: Vec<User>) -> Result<Vec<UserView>, DbError> {
+    let ids: Vec<&str> = rows.iter().map(|u| u.id.as_str()).collect();
+    let grants: Vec<(String, Group)> = memberships::table
+        .inner_join(groups::table)
+        .filter(memberships::user_id.eq_any(&ids))
+        .order((memberships::user_id, memberships::group_id))
+        .select((memberships::user_id, Group::as_select()))
+        .load(conn)
+        .await?;
+    let mut by_user: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+    for (user, group) in grants {
+        by_user.entry(user).or_default().push(group);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|user| {
+            let held = by_user.remove(&user.id).unwrap_or_default();
+            let permissions =
+                Permissions::effective(held.iter().map(|g| (g.id.as_str(), g.permissions)));
+            UserView {
+                user,
+                groups: held.into_iter().map(|g| g.id).collect(),
+                permissions,
+            }
+        })
+        .collect())
+}
+
+pub async fn find_user(conn: &mut Conn, id: &str) -> Result<Option<UserView>, DbError> {
+    let row = users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some(row) => Ok(views(conn, vec![row]).await?.pop()),
+    }
+}
+
+/// At most `limit` users with ids after `after`, by id; with `find`, only ids containing it
+/// (case-insensitively).
+pub async fn users_page(
+    conn: &mut Conn,
+    find: Option<&str>,
+    after: Option<String>,
+    limit: usize,
+) -> Result<Vec<UserView>, DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let mut query = users::table
+        .order(users::id)
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .select(User::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(users::id.gt(after));
+    }
+    if let Some(term) = find.filter(|t| !t.is_empty()) {
+        query = query.filter(
+            sql::<Bool>("strpos(lower(id), lower(")
+                .bind::<Text, _>(term.to_owned())
+                .sql(")) > 0"),
+        );
+    }
+    let rows = query.load(conn).await?;
+    views(conn, rows).await
+}
+
+pub async fn user_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(users::table.find(id)))
+        .get_result(conn)
+        .await?)
+}
+
+/// The password hash and `force_reset` of `id`, for a login.
+pub async fn credentials(conn: &mut Conn, id: &str) -> Result<Option<(String, bool)>, DbError> {
+    Ok(users::table
+        .find(id)
+        .select((users::password_hash, users::force_reset))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// What `id` may do now, or `None` when there is no such user (any more).
+pub async fn principal(conn: &mut Conn, id: &str) -> Result<Option<Permissions>, DbError> {
+    Ok(find_user(conn, id).await?.map(|v| v.permissions))
+}
+
+/// Inserts the user, with `groups` when given (one transaction); a taken id is a unique violation.
+pub async fn insert_user(
+    conn: &mut Conn,
+    new: NewUser,
+    with_groups: &[&str],
+) -> Result<(), DbError> {
+    conn.transaction(async |conn| {
+        let id = new.id.clone();
+        diesel::insert_into(users::table)
+            .values(&new)
+            .execute(conn)
+            .await?;
+        for group in with_groups {
+            diesel::insert_into(memberships::table)
+                .values((
+                    memberships::user_id.eq(&id),
+                    memberships::group_id.eq(*group),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok::<_, DbError>(())
+    })
+    .await
+}
+
+async fn lock_user(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
+    users::table
+        .find(id)
+        .select(users::id)
+        .for_update()
+        .first::<String>(conn)
+        .await
+        .optional()?
+        .map(|_| ())
+        .ok_or(StoreError::UserNotFound)
+}
+
+async fn group_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(groups::table.find(id)))
+        .get_result(conn)
+        .await?)
+}
+
+async fn is_member(conn: &mut Conn, user: &str, group: &str) -> Result<bool, DbError> {
+    Ok(
+        diesel::select(diesel::dsl::exists(memberships::table.find((user, group))))
+            .get_result(conn)
+            .await?,
+    )
+}
+
+async fn view_or_missing(conn: &mut Conn, id: &str) -> Result<UserView, StoreError> {
+    find_user(conn, id).await?.ok_or(StoreError::UserNotFound)
+}
+
+/// Applies `patch` to `id` after checking the user, the group and the membership, in that order.
+pub async fn patch_user(
+    conn: &mut Conn,
+    id: &str,
+    patch: UserPatch,
+) -> Result<UserView, StoreError> {
+    conn.transaction(async |conn| {
+        lock_user(conn, id).await?;
+        if let Some(Some(group)) = &patch.primary_group {
+            if !group_exists(conn, group).await? {
+                return Err(StoreError::GroupNotFound);
+            }
+            if !is_member(conn, id, group).await? {
+                return Err(StoreError::NotMember(group.clone()));
+            }
+        }
+        let new_password = patch.password_hash.is_some();
+        let changes = UserChanges {
+            force_reset: patch.force_reset,
+            last_password_change: new_password.then(Utc::now),
+            password_hash: patch.password_hash,
+            primary_group: patch.primary_group,
+        };
+        if changes.force_reset.is_some()
+            || changes.password_hash.is_some()
+            || changes.primary_group.is_some()
+        {
+            diesel::update(users::table.find(id))
+                .set(&changes)
+                .execute(conn)
+                .await?;
+        }
+        if new_password {
+            diesel::delete(reset_codes::table.filter(reset_codes::user_id.eq(id)))
+                .execute(conn)
+                .await?;
+        }
+        view_or_missing(conn, id).await
+    })
+    .await
+}
+
+/// Adds `user` to `group` (nothing changes when it is a member already).
+pub async fn add_group(conn: &mut Conn, user: &str, group: &str) -> Result<UserView, StoreError> {
+    conn.transaction(async |conn| {
+        lock_user(conn, user).await?;
+        if !group_exists(conn, group).await? {
+            return Err(StoreError::GroupNotFound);
+        }
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::user_id.eq(user),
+                memberships::group_id.eq(group),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        view_or_missing(conn, user).await
+    })
+    .await
+}
+
+/// Removes `user` from `group`, clearing its primary group if it was that one; the remaining
+/// group ids. A group the user is not in changes nothing; a group that does not exist is
+/// [`StoreError::GroupNotFound`].
+pub async fn remove_group(
+    conn: &mut Conn,
+    user: &str,
+    group: &str,
+) -> Result<Vec<String>, StoreError> {
+    conn.transaction(async |conn| {
+        lock_user(conn, user).await?;
+        if !group_exists(conn, group).await? {
+            return Err(StoreError::GroupNotFound);
+        }
+        diesel::update(users::table.find(user))
+            .filter(users::primary_group.eq(group))
+            .set(users::primary_group.eq(None::<String>))
+            .execute(conn)
+            .await?;
+        diesel::delete(memberships::table.find((user, group)))
+            .execute(conn)
+            .await?;
+        Ok(memberships::table
+            .filter(memberships::user_id.eq(user))
+            .order(memberships::group_id)
+            .select(memberships::group_id)
+            .load(conn)
+            .await?)
+    })
+    .await
+}
+
+pub async fn delete_user(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+    let n = diesel::delete(users::table.find(id)).execute(conn).await?;
+    Ok(n == 1)
+}
+
+pub async fn list_groups(conn: &mut Conn) -> Result<Vec<Group>, DbError> {
+    Ok(groups::table
+        .order(groups::id)
+        .select(Group::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn find_group(conn: &mut Conn, id: &str) -> Result<Option<Group>, DbError> {
+    Ok(groups::table
+        .find(id)
+        .select(Group::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// A new group with no permissions; a taken id is a unique violation.
+pub async fn insert_group(conn: &mut Conn, id: &str) -> Result<Group, DbError> {
+    Ok(diesel::insert_into(groups::table)
+        .values(groups::id.eq(id))
+        .returning(Group::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Sets the named permissions of `id` (under the group's row lock); `None` when it does not exist.
+pub async fn update_group(
+    conn: &mut Conn,
+    id: &str,
+    changes: &[(String, bool)],
+) -> Result<Option<Group>, DbError> {
+    conn.transaction(async |conn| {
+        let Some(mut group) = groups::table
+            .find(id)
+            .select(Group::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        for (name, value) in changes {
+            group.permissions.set(name, *value);
+        }
+        diesel::update(groups::table.find(id))
+            .set(&group.permissions)
+            .execute(conn)
+            .await?;
+        Ok::<_, DbError>(Some(group))
+    })
+    .await
+}
+
+/// Deletes the group (memberships go with it; primary groups naming it are cleared).
+pub async fn delete_group(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+    let n = diesel::delete(groups::table.find(id)).execute(conn).await?;
+    Ok(n == 1)
+}
+
+/// Replaces any reset code of `user` with the one hashed as `code_hash`.
+pub async fn store_reset_code(
+    conn: &mut Conn,
+    user: &str,
+    code_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    conn.transaction(async |conn| {
+        diesel::delete(reset_codes::table.filter(reset_codes::user_id.eq(user)))
+            .execute(conn)
+            .await?;
+        diesel::delete(reset_codes::table.filter(reset_codes::expires_at.lt(Utc::now())))
+            .execute(conn)
+            .await?;
+        diesel::insert_into(reset_codes::table)
+            .values((
+                reset_codes::code_hash.eq(code_hash),
+                reset_codes::user_id.eq(user),
+                reset_codes::expires_at.eq(expires_at),
+            ))
+            .execute(conn)
+            .await?;
+        Ok::<_, DbError>(())
+    })
+    .await
+}
+
+/// Whether `code_hash` names a code that is still valid (a cheap check before hashing).
+pub async fn reset_code_valid(conn: &mut Conn, code_hash: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        reset_codes::table
+            .find(code_hash)
+            .filter(reset_codes::expires_at.gt(Utc::now())),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// Uses up the code and sets its user's password, clearing `force_reset`; the user, or `None`
+/// when the code is unknown, used or expired.
+pub async fn redeem_reset_code(
+    conn: &mut Conn,
+    code_hash: &str,
+    password_hash: &str,
+) -> Result<Option<String>, DbError> {
+    conn.transaction(async |conn| {
+        let user: Option<String> = diesel::delete(
+            reset_codes::table
+                .find(code_hash)
+                .filter(reset_codes::expires_at.gt(Utc::now())),
+        )
+        .returning(reset_codes::user_id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        diesel::update(users::table.find(&user))
+            .set(&UserChanges {
+                force_reset: Some(false),
+                password_hash: Some(password_hash.to_owned()),
+                last_password_change: Some(Utc::now()),
+                primary_group: None,
+            })
+            .execute(conn)
+            .await?;
+        diesel::delete(reset_codes::table.filter(reset_codes::user_id.eq(&user)))
+            .execute(conn)
+            .await?;
+        Ok::<_, DbError>(Some(user))
+    })
+    .await
+}
+
+/// Creates `id` as an administrator (member and primary group `administrator`, no forced
+/// reset) unless a user with that id exists; whether it was created.
+pub async fn ensure_administrator(
+    conn: &mut Conn,
+    id: &str,
+    password_hash: &str,
+) -> Result<bool, DbError> {
+    let new = NewUser {
+        id: id.to_owned(),
+        password_hash: password_hash.to_owned(),
+        force_reset: false,
+        primary_group: Some(ADMINISTRATOR.to_owned()),
+    };
+    match insert_user(conn, new, &[ADMINISTRATOR]).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,50 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::permissions::Permissions;
+use crate::routes::{account, groups, users};
+use crate::wire;
+use user_core::openapi::BearerAuth;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "virtool-svc: Virtool users API"),
+    paths(
+        account::login,
+        account::reset,
+        account::get,
+        users::list,
+        users::get,
+        users::create,
+        users::update,
+        users::add_group,
+        users::remove_group,
+        users::delete,
+        groups::list,
+        groups::create,
+        groups::get,
+        groups::update,
+        groups::delete,
+    ),
+    components(schemas(
+        Permissions,
+        wire::UserJson,
+        wire::GroupJson,
+        wire::TokenJson,
+        wire::ResetJson,
+        wire::ErrorJson,
+        wire::InvalidJson,
+        wire::LoginBody,
+        wire::ResetBody,
+        wire::CreateUserBody,
+        wire::PatchUserBody,
+        wire::GroupIdBody,
+        wire::PatchGroupBody,
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}

@@ -1,0 +1,156 @@
+//! `/api/account`: login, password reset, and the caller's own user.
+
+use crate::app::AppState;
+use crate::auth::{Caller, TokenClaims};
+use crate::db;
+use crate::error::ApiError;
+use crate::wire::{
+    self, ErrorJson, InvalidJson, LoginBody, LoginInput, ResetBody, ResetInput, ResetJson,
+    TokenJson, UserJson,
+};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use user_core::http::Problem;
+
+/// How long a reset code may be used.
+pub const RESET_CODE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+const BAD_CREDENTIALS: &str = "Invalid username or password";
+const BAD_RESET_CODE: &str = "Invalid or expired reset code";
+
+fn code_hash(code: &str) -> String {
+    hex::encode(Sha256::digest(code.as_bytes()))
+}
+
+fn token_response(state: &AppState, user: &str) -> Result<HttpResponse, ApiError> {
+    let issued = state.jwt.issue(user, TokenClaims {}).map_err(|e| {
+        tracing::error!(error = %e, "token signing failed");
+        ApiError::INTERNAL
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenJson {
+            token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+        }))
+}
+
+/// Logs in: a bearer token, or — when the user must choose a new password — a reset code.
+#[utoipa::path(post, path = "/api/account/login", tag = "account",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "A token, or `{\"reset\":true,\"reset_code\"}` when a new password is due", body = TokenJson),
+        (status = 400, description = "Invalid username or password, or malformed JSON", body = ErrorJson),
+        (status = 413, body = ErrorJson),
+        (status = 415, body = ErrorJson),
+        (status = 422, body = InvalidJson),
+        (status = 429, body = ErrorJson),
+        (status = 503, body = ErrorJson),
+    ))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input = LoginInput::parse(&body)?;
+    let core = &state.core;
+    let address = core.client_ip(&req);
+    if let Err(wait) = core.throttle.check(&input.username, address) {
+        return Err(Problem::TooManyRequests {
+            retry_after: wait.0,
+        }
+        .into());
+    }
+    let account = if wire::plausible_id(&input.username) {
+        let mut conn = core.db.conn().await?;
+        db::credentials(&mut conn, &input.username).await?
+    } else {
+        None
+    };
+    let matched = core
+        .hasher
+        .verify(
+            &input.password,
+            account.as_ref().map(|(hash, _)| hash.as_str()),
+        )
+        .await;
+    let force_reset = match account {
+        Some((_, force_reset)) if matched => force_reset,
+        _ => {
+            core.throttle.record_failure(&input.username, address);
+            tracing::info!(user = %input.username, "login failed");
+            return Err(ApiError::BadRequest(BAD_CREDENTIALS.to_owned()));
+        }
+    };
+    core.throttle.record_success(&input.username, address);
+    if force_reset {
+        let code = user_core::secret::random_token(48);
+        let expires_at = chrono::Utc::now() + RESET_CODE_TTL;
+        let mut conn = core.db.conn().await?;
+        db::store_reset_code(&mut conn, &input.username, &code_hash(&code), expires_at).await?;
+        tracing::info!(user = %input.username, "login needs a password reset");
+        return Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(ResetJson {
+                reset: true,
+                reset_code: code,
+            }));
+    }
+    tracing::info!(user = %input.username, "logged in");
+    token_response(&state, &input.username)
+}
+
+/// Sets a new password with the reset code from a login (single use, valid 10 minutes),
+/// clears `force_reset` and answers like a login.
+#[utoipa::path(post, path = "/api/account/reset", tag = "account",
+    request_body = ResetBody,
+    responses(
+        (status = 200, body = TokenJson),
+        (status = 400, description = "Unknown, used or expired reset code, or malformed JSON", body = ErrorJson),
+        (status = 413, body = ErrorJson),
+        (status = 415, body = ErrorJson),
+        (status = 422, body = InvalidJson),
+        (status = 503, body = ErrorJson),
+    ))]
+pub async fn reset(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input = ResetInput::parse(&body, state.min_password)?;
+    let hashed_code = code_hash(&input.reset_code);
+    let core = &state.core;
+    let valid = {
+        let mut conn = core.db.conn().await?;
+        db::reset_code_valid(&mut conn, &hashed_code).await?
+    };
+    if !valid {
+        return Err(ApiError::BadRequest(BAD_RESET_CODE.to_owned()));
+    }
+    let password_hash = core.hasher.hash(&input.password).await?;
+    let user = {
+        let mut conn = core.db.conn().await?;
+        db::redeem_reset_code(&mut conn, &hashed_code, &password_hash).await?
+    };
+    let Some(user) = user else {
+        return Err(ApiError::BadRequest(BAD_RESET_CODE.to_owned()));
+    };
+    tracing::info!(user = %user, "password reset");
+    token_response(&state, &user)
+}
+
+/// The caller's own user (no permission needed).
+#[utoipa::path(get, path = "/api/account", tag = "account", security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserJson),
+        (status = 401, body = ErrorJson),
+        (status = 503, body = ErrorJson),
+    ))]
+pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.core.db.conn().await?;
+    let user = db::find_user(&mut conn, &caller.id)
+        .await?
+        .ok_or(ApiError::UNAUTHENTICATED)?;
+    Ok(HttpResponse::Ok().json(UserJson::from(user)))
+}
