@@ -1,0 +1,57 @@
+//! First partners and the super admin from `BOOTSTRAP_*`, applied idempotently at start.
+
+use crate::app::AppState;
+use crate::auth::{names, Permission};
+use crate::db::{self, NewUser};
+use crate::{Config, INFO};
+use anyhow::{bail, Context};
+use user_core::values::{Email, Password, DEFAULT_MIN_PASSWORD_CHARS};
+
+pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
+    let mut conn = state.core.db.conn().await?;
+    let partners: Vec<&str> = config
+        .bootstrap_partners
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    for name in &partners {
+        db::ensure_partner(&mut conn, name).await?;
+    }
+    match (
+        &config.bootstrap_admin_email,
+        &config.bootstrap_admin_password,
+    ) {
+        (Some(email), Some(password)) => {
+            let email = Email::parse(email)
+                .ok()
+                .context("BOOTSTRAP_ADMIN_EMAIL is not a valid email address")?;
+            let password = Password::new(password.expose(), DEFAULT_MIN_PASSWORD_CHARS)
+                .ok()
+                .context("BOOTSTRAP_ADMIN_PASSWORD must be 8 characters to 72 bytes")?;
+            if db::user_by_email(&mut conn, email.as_str())
+                .await?
+                .is_none()
+            {
+                let hash = state.core.hasher.hash(&password).await?;
+                let all = Permission::ALL.into_iter().collect();
+                let new = NewUser {
+                    first_name: "Super".to_owned(),
+                    last_name: "Admin".to_owned(),
+                    email: email.as_str().to_owned(),
+                    password_hash: hash,
+                    permissions: names(&all),
+                };
+                if db::insert_unattached(&mut conn, new).await?.is_some() {
+                    tracing::info!(service = INFO.name, "bootstrap admin created");
+                }
+            }
+        }
+        (None, None) => {}
+        _ => bail!("BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together"),
+    }
+    tracing::info!(partners = partners.len(), "bootstrap applied");
+    Ok(())
+}

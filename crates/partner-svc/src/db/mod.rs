@@ -1,0 +1,402 @@
+//! The partner schema: models and every query the service runs (one place to look for SQL).
+
+pub mod schema;
+
+use crate::auth::{from_names, Principal};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use schema::{memberships, partners, users};
+use user_core::db::DbError;
+
+pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+    diesel_migrations::embed_migrations!("migrations");
+
+type Conn = AsyncPgConnection;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = partners)]
+pub struct Partner {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A user as the API shows it (the password hash is never selected with it).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+/// What login needs.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub permissions: Vec<String>,
+}
+
+/// A partial update: `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The search expression; the same text as the `users_search_idx` index, so the index serves it.
+pub const SEARCH_EXPR: &str = "lower(u.first_name || ' ' || u.last_name || ' ' || u.email)";
+
+/// One page of a partner's users in id order (`$1` partner, `$2` limit, `$3` offset).
+pub const PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
+     FROM memberships m JOIN users u ON u.id = m.user_id \
+     WHERE m.partner_id = $1 ORDER BY m.user_id LIMIT $2 OFFSET $3";
+
+/// How many users a partner has (`$1` partner).
+pub const COUNT_SQL: &str = "SELECT count(*) AS n FROM memberships m WHERE m.partner_id = $1";
+
+/// One page of the partner's users matching a LIKE pattern (`$1` partner, `$2` pattern,
+/// `$3` limit, `$4` offset).
+pub const SEARCH_PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
+     FROM memberships m JOIN users u ON u.id = m.user_id \
+     WHERE m.partner_id = $1 \
+       AND lower(u.first_name || ' ' || u.last_name || ' ' || u.email) LIKE $2 \
+     ORDER BY u.id LIMIT $3 OFFSET $4";
+
+/// How many of the partner's users match (`$1` partner, `$2` pattern).
+pub const SEARCH_COUNT_SQL: &str = "SELECT count(*) AS n \
+     FROM memberships m JOIN users u ON u.id = m.user_id \
+     WHERE m.partner_id = $1 \
+       AND lower(u.first_name || ' ' || u.last_name || ' ' || u.email) LIKE $2";
+
+/// `term` as a case-insensitive LIKE pattern for "contains": lower-cased, with `\`, `%` and `_`
+/// escaped (backslash is LIKE's default escape character).
+pub fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The users of `partner` (matching `search`, when given) at `offset`, and how many there are.
+pub async fn users_page(
+    conn: &mut Conn,
+    partner: i64,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<User>, i64), DbError> {
+    match search {
+        None => {
+            let total = diesel::sql_query(COUNT_SQL)
+                .bind::<BigInt, _>(partner)
+                .get_result::<Count>(conn)
+                .await?
+                .n;
+            let rows = diesel::sql_query(PAGE_SQL)
+                .bind::<BigInt, _>(partner)
+                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(offset)
+                .load::<User>(conn)
+                .await?;
+            Ok((rows, total))
+        }
+        Some(term) => {
+            let pattern = contains_pattern(term);
+            let total = diesel::sql_query(SEARCH_COUNT_SQL)
+                .bind::<BigInt, _>(partner)
+                .bind::<Text, _>(&pattern)
+                .get_result::<Count>(conn)
+                .await?
+                .n;
+            let rows = diesel::sql_query(SEARCH_PAGE_SQL)
+                .bind::<BigInt, _>(partner)
+                .bind::<Text, _>(&pattern)
+                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(offset)
+                .load::<User>(conn)
+                .await?;
+            Ok((rows, total))
+        }
+    }
+}
+
+pub async fn partner_exists(conn: &mut Conn, id: i64) -> Result<bool, DbError> {
+    Ok(
+        diesel::select(diesel::dsl::exists(partners::table.find(id)))
+            .get_result(conn)
+            .await?,
+    )
+}
+
+/// The user `id`, provided it is a member of `partner`.
+pub async fn member(conn: &mut Conn, partner: i64, id: i64) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .inner_join(memberships::table)
+        .filter(memberships::partner_id.eq(partner))
+        .filter(users::id.eq(id))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The permissions of user `id`, if it exists.
+pub async fn permissions_of(conn: &mut Conn, id: i64) -> Result<Option<Vec<String>>, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(users::permissions)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// A user's permissions and partner ids; `None` when the user does not exist.
+pub async fn principal(conn: &mut Conn, id: i64) -> Result<Option<Principal>, DbError> {
+    let Some(names) = permissions_of(conn, id).await? else {
+        return Ok(None);
+    };
+    let partners: Vec<i64> = memberships::table
+        .filter(memberships::user_id.eq(id))
+        .select(memberships::partner_id)
+        .load(conn)
+        .await?;
+    Ok(Some(Principal {
+        permissions: from_names(&names),
+        partners: partners.into_iter().collect(),
+    }))
+}
+
+/// Login: the user with `email` (case-insensitive).
+pub async fn credentials(conn: &mut Conn, email: &str) -> Result<Option<Credentials>, DbError> {
+    Ok(users::table
+        .filter(lower_email_is(email))
+        .select(Credentials::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+fn lower_email_is(
+    email: &str,
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    impl diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
+        .bind::<Text, _>(email.to_owned())
+        .sql(")")
+}
+
+/// The user with `email` (case-insensitive).
+pub async fn user_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(lower_email_is(email))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Whether a user other than `except` has `email` (case-insensitive).
+pub async fn email_taken(conn: &mut Conn, email: &str, except: i64) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(lower_email_is(email))
+            .filter(users::id.ne(except)),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// Inserts the user and its membership of `partner` in one transaction.
+pub async fn insert_member(conn: &mut Conn, partner: i64, new: NewUser) -> Result<User, DbError> {
+    conn.transaction::<_, DbError, _>(async move |conn| {
+        let user = diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?;
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::partner_id.eq(partner),
+                memberships::user_id.eq(user.id),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(user)
+    })
+    .await
+}
+
+/// Makes `user` a member of `partner`; false when it was one already.
+pub async fn attach(conn: &mut Conn, partner: i64, user: i64) -> Result<bool, DbError> {
+    let n = diesel::insert_into(memberships::table)
+        .values((
+            memberships::partner_id.eq(partner),
+            memberships::user_id.eq(user),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn update_user(conn: &mut Conn, id: i64, changes: UserChanges) -> Result<bool, DbError> {
+    let n = diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+/// What [`detach`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detached {
+    /// The user was not a member of the partner.
+    NotMember,
+    /// Removed from the partner; still in others (or holds `partners.all`).
+    Removed,
+    /// Removed from its last partner, and so deleted.
+    Deleted,
+}
+
+/// Removes `user` from `partner`, and deletes the user when no partner is left (unless it holds
+/// `partners.all`), in one transaction. The user row is locked first so a racing attach either
+/// runs before (and the user stays) or fails on the foreign key.
+pub async fn detach(conn: &mut Conn, partner: i64, user: i64) -> Result<Detached, DbError> {
+    conn.transaction::<_, DbError, _>(async move |conn| {
+        let permissions: Option<Vec<String>> = users::table
+            .find(user)
+            .select(users::permissions)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(permissions) = permissions else {
+            return Ok(Detached::NotMember);
+        };
+        let n = diesel::delete(memberships::table.find((partner, user)))
+            .execute(conn)
+            .await?;
+        if n == 0 {
+            return Ok(Detached::NotMember);
+        }
+        let left: i64 = memberships::table
+            .filter(memberships::user_id.eq(user))
+            .count()
+            .get_result(conn)
+            .await?;
+        let keeps_access = permissions.iter().any(|p| p == "partners.all");
+        if left > 0 || keeps_access {
+            return Ok(Detached::Removed);
+        }
+        diesel::delete(users::table.find(user))
+            .execute(conn)
+            .await?;
+        Ok(Detached::Deleted)
+    })
+    .await
+}
+
+/// The partners of `user`, by id, limited to `only` when given.
+pub async fn partners_of(
+    conn: &mut Conn,
+    user: i64,
+    only: Option<Vec<i64>>,
+) -> Result<Vec<Partner>, DbError> {
+    let mut query = partners::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user))
+        .order(partners::id)
+        .select(Partner::as_select())
+        .into_boxed();
+    if let Some(ids) = only {
+        query = query.filter(partners::id.eq_any(ids));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// The partner named `name`, created if missing (idempotent under races).
+pub async fn ensure_partner(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
+    diesel::insert_into(partners::table)
+        .values(partners::name.eq(name))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(partners::table
+        .filter(partners::name.eq(name))
+        .select(partners::id)
+        .first(conn)
+        .await?)
+}
+
+pub async fn create_partner(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
+    Ok(diesel::insert_into(partners::table)
+        .values(partners::name.eq(name))
+        .returning(partners::id)
+        .get_result(conn)
+        .await?)
+}
+
+/// Inserts a user that belongs to no partner (the bootstrap admin); `None` if the email exists.
+pub async fn insert_unattached(conn: &mut Conn, new: NewUser) -> Result<Option<i64>, DbError> {
+    match diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::id)
+        .get_result(conn)
+        .await
+    {
+        Ok(id) => Ok(Some(id)),
+        Err(e) => {
+            let e = DbError::from(e);
+            if e.is_unique_violation() {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_like_wildcards() {
+        assert_eq!(contains_pattern("Doe"), "%doe%");
+        assert_eq!(contains_pattern("John Doe"), "%john doe%");
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

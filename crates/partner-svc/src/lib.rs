@@ -1,0 +1,54 @@
+//! partner-svc: the Venuzle partner users API (`../shared/api/partner.md`).
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod db;
+pub mod error;
+pub mod openapi;
+pub mod page;
+pub mod routes;
+pub mod wire;
+
+use user_core::cli::Command;
+use user_core::config::ServiceInfo;
+use user_core::http::Core;
+
+pub const INFO: ServiceInfo = ServiceInfo {
+    name: "partner-svc",
+    schema: "partner",
+    port: 8083,
+};
+
+/// The service's own variables (`BOOTSTRAP_*`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Config {
+    pub bootstrap_partners: Option<String>,
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<user_core::Secret>,
+}
+
+/// The state of a running service (also what the tests build).
+pub async fn state(
+    settings: user_core::config::Settings,
+    db: user_core::db::Db,
+) -> anyhow::Result<app::AppState> {
+    let jwt = settings.jwt_keys()?;
+    let core = Core::new(settings, db, openapi::document());
+    Ok(app::AppState::new(core, jwt))
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let started = user_core::startup::prepare(INFO, || db::MIGRATIONS).await?;
+    let config: Config = user_core::config::from_env()?;
+    match started.command {
+        Command::Migrate => Ok(()),
+        Command::Admin(args) => admin::run(&started.db, &args).await,
+        Command::Serve => {
+            let state = state(started.settings.clone(), started.db).await?;
+            bootstrap::apply(&state, &config).await?;
+            user_core::startup::serve(&started.settings, move || app::build(state.clone())).await
+        }
+    }
+}

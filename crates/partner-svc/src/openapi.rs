@@ -1,0 +1,42 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::routes::{auth, users};
+use crate::wire;
+use user_core::openapi::BearerAuth;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "partner-svc: Venuzle partner users API"),
+    paths(
+        auth::login,
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::delete,
+        users::partners,
+    ),
+    components(schemas(
+        wire::UserJson,
+        wire::UserData,
+        wire::PartnerJson,
+        wire::PartnersData,
+        wire::PageMeta,
+        wire::PageLinks,
+        wire::UserPage,
+        wire::CreateBody,
+        wire::UpdateBody,
+        wire::LoginBody,
+        wire::TokenJson,
+        wire::TokenData,
+        wire::MessageJson,
+        wire::ValidationJson,
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}

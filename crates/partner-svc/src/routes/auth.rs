@@ -1,0 +1,78 @@
+//! `POST /api/internal/v1/auth/login`: a bearer token for a user's email and password.
+
+use crate::app::AppState;
+use crate::auth::TokenClaims;
+use crate::db;
+use crate::error::ApiError;
+use crate::wire::{LoginBody, LoginInput, MessageJson, TokenData, TokenJson, ValidationJson};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+use user_core::http::Problem;
+
+/// Logs a user in (failed attempts are throttled per account and address).
+#[utoipa::path(post, path = "/api/internal/v1/auth/login", tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, body = TokenData),
+        (status = 400, body = MessageJson),
+        (status = 401, description = "`Invalid credentials.`", body = MessageJson),
+        (status = 413, body = MessageJson),
+        (status = 415, body = MessageJson),
+        (status = 422, body = ValidationJson),
+        (status = 429, description = "`Too Many Attempts.`", body = MessageJson),
+        (status = 503, body = MessageJson),
+    ))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input = LoginInput::parse(&body).map_err(ApiError::Invalid)?;
+    let core = &state.core;
+    let account = input.email.to_lowercase();
+    let address = core.client_ip(&req);
+    if let Err(wait) = core.throttle.check(&account, address) {
+        return Err(Problem::TooManyRequests {
+            retry_after: wait.0,
+        }
+        .into());
+    }
+    let found = {
+        let mut conn = core.db.conn().await?;
+        db::credentials(&mut conn, &input.email).await?
+    };
+    let matched = core
+        .hasher
+        .verify(
+            &input.password,
+            found.as_ref().map(|c| c.password_hash.as_str()),
+        )
+        .await;
+    match found {
+        Some(user) if matched => {
+            core.throttle.record_success(&account, address);
+            let issued = state
+                .jwt
+                .issue(&user.id.to_string(), TokenClaims {})
+                .map_err(|e| {
+                    tracing::error!(error = %e, "token signing failed");
+                    ApiError::INTERNAL
+                })?;
+            tracing::info!(user = user.id, "login succeeded");
+            Ok(HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(TokenData {
+                    data: TokenJson {
+                        access_token: issued.token,
+                        token_type: "Bearer",
+                        expires_in: issued.expires_in,
+                    },
+                }))
+        }
+        _ => {
+            core.throttle.record_failure(&account, address);
+            tracing::info!("login failed");
+            Err(ApiError::InvalidCredentials)
+        }
+    }
+}
