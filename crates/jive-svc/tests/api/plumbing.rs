@@ -1,0 +1,175 @@
+//! The shared HTTP behaviour, in Tyk's envelope.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_bad_bodies_get_the_envelope() {
+    let app = spawn_app().await;
+    let res = app.get(ADMIN_KEY, "/api/nothing").await;
+    assert_eq!(res.status, 404);
+    assert_eq!(res.body, error("Not found"));
+    let res = app
+        .call(reqwest::Method::PATCH, Some(ADMIN_KEY), "/api/users", None)
+        .await;
+    assert_eq!(res.status, 405);
+    assert_eq!(res.body, error("Method not allowed"));
+    let res = app
+        .post(
+            ADMIN_KEY,
+            &format!("/api/users/{}", app.admin_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 405);
+
+    let url = app.url("/api/users");
+    let send_raw = |ct: Option<&'static str>, body: Vec<u8>| {
+        let mut req = app
+            .http
+            .post(&url)
+            .header("authorization", ADMIN_KEY)
+            .body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    let res = send_raw(Some("application/json"), b"{not json".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        test_support::json(res).await,
+        error("Malformed request body: not valid JSON")
+    );
+    let res = send_raw(Some("text/plain"), b"{}".to_vec()).await.unwrap();
+    assert_eq!(res.status(), 415);
+    assert_eq!(test_support::json(res).await["Status"], "Error");
+    let res = send_raw(Some("application/json"), vec![b' '; 65 * 1024])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(test_support::json(res).await["Status"], "Error");
+    // No content type is read as JSON.
+    let res = send_raw(None, br#"{"email_address":"noct@example.com"}"#.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn ops_endpoints_and_openapi() {
+    let app = spawn_app().await;
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(test_support::json(res).await, json!({"status":"ok"}));
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let doc =
+        test_support::json(app.http.get(app.url("/openapi.json")).send().await.unwrap()).await;
+    for path in [
+        "/api/users",
+        "/api/users/{id}",
+        "/api/users/{id}/actions/reset",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["UserJson"].is_object());
+    assert!(doc["components"]["securitySchemes"]["access_key"].is_object());
+    assert_eq!(app.get(ADMIN_KEY, "/api/users").await.status, 200);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("/api/users"),
+        "requests are counted by route"
+    );
+}
+
+#[tokio::test]
+async fn location_follows_the_gateway_headers() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .post(app.url("/api/users"))
+        .header("authorization", ADMIN_KEY)
+        .header("x-forwarded-host", "gw.example:8080")
+        .header("x-forwarded-prefix", "/jive")
+        .json(&json!({"email_address":"loc@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("http://gw.example:8080/jive/api/users/"),
+        "{location}"
+    );
+}
+
+#[tokio::test]
+async fn bootstrap_is_idempotent_and_admin_commands_work() {
+    let app = spawn_app().await;
+    let config = jive_svc::Config {
+        bootstrap_org_id: Some(ORG.into()),
+        bootstrap_admin_email: Some(ADMIN_EMAIL.into()),
+        bootstrap_admin_access_key: Some(user_core::Secret::new(ADMIN_KEY)),
+    };
+    let before = app.user_count().await;
+    jive_svc::bootstrap::apply(&app.state, &config)
+        .await
+        .unwrap();
+    jive_svc::bootstrap::apply(&app.state, &config)
+        .await
+        .unwrap();
+    assert_eq!(app.user_count().await, before);
+    // A second key with the bootstrap email creates nothing (the email is taken).
+    let config = jive_svc::Config {
+        bootstrap_admin_access_key: Some(user_core::Secret::new(
+            "another-key-0123456789abcdef0123456",
+        )),
+        ..config
+    };
+    jive_svc::bootstrap::apply(&app.state, &config)
+        .await
+        .unwrap();
+    assert_eq!(app.user_count().await, before);
+
+    let hasher = app.state.core.hasher.clone();
+    let db = app.state.core.db.clone();
+    let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    jive_svc::admin::run(&db, &hasher, &args(&["org-create", "Acme"]))
+        .await
+        .unwrap();
+    jive_svc::admin::run(
+        &db,
+        &hasher,
+        &args(&["user-create", ORG, "cli@example.com", "--write"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.user_count().await, before + 1);
+    assert!(jive_svc::admin::run(
+        &db,
+        &hasher,
+        &args(&["user-create", ORG, "cli@example.com"])
+    )
+    .await
+    .is_err());
+    assert!(jive_svc::admin::run(
+        &db,
+        &hasher,
+        &args(&["user-create", "ffffffffffffffffffffffff", "x@example.com"])
+    )
+    .await
+    .is_err());
+    assert!(jive_svc::admin::run(&db, &hasher, &args(&["bogus"]))
+        .await
+        .is_err());
+}
