@@ -1,0 +1,209 @@
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::time::Instant;
+use test_support::json;
+
+async fn ids_for(app: &TestApp, token: &str, partner: i64, search: &str) -> Vec<i64> {
+    let res = app
+        .http
+        .get(app.url(&users_path(partner)))
+        .query(&[("search", search)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = json(res).await;
+    assert_eq!(
+        body["meta"]["total"],
+        body["data"].as_array().unwrap().len()
+    );
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_is_case_insensitive_on_each_field_and_first_last() {
+    let app = spawn_app().await;
+    let john = app
+        .seed_named("jdoe@Acme.test", "John", "Doe", &[], &[app.alpha])
+        .await;
+    let jane = app
+        .seed_named("jane@roe.example", "Jane", "Roe", &[], &[app.alpha])
+        .await;
+    let ase = app
+        .seed_named("ase@fjord.no", "Åse", "Ødegård", &[], &[app.alpha])
+        .await;
+    let pct = app
+        .seed_named("pct@odd.test", "Per_cent", "100%", &[], &[app.alpha])
+        .await;
+    // A John Doe in another partner never shows up in Alpha.
+    app.seed_named("other@acme.test", "John", "Doe", &[], &[app.beta])
+        .await;
+    let token = app.admin_token().await;
+    let a = app.alpha;
+    for (term, want) in [
+        ("john", vec![john]), // first name
+        ("JOHN", vec![john]),
+        ("dOe", vec![john]),       // last name
+        ("ACME.TEST", vec![john]), // email
+        ("jdoe@acme", vec![john]),
+        ("John Doe", vec![john]), // "first last"
+        ("hn do", vec![john]),
+        ("  jane roe ", vec![jane]), // trimmed
+        ("ja", vec![jane]),          // shorter than a trigram still works
+        ("åse ødeg", vec![ase]),     // non-ASCII lower-casing
+        ("ØDEGÅRD", vec![ase]),
+        ("Doe John", vec![]), // not "last first"
+        ("%", vec![pct]),     // wildcards are literal
+        ("r_c", vec![pct]),
+        ("_", vec![pct]),
+        ("nobody", vec![]),
+    ] {
+        assert_eq!(
+            ids_for(&app, &token, a, term).await,
+            want,
+            "search={term:?}"
+        );
+    }
+    // Every user when the term is empty.
+    assert_eq!(
+        ids_for(&app, &token, a, "").await,
+        vec![john, jane, ase, pct]
+    );
+}
+
+#[tokio::test]
+async fn search_pages_keep_the_term_in_links() {
+    let app = spawn_app().await;
+    for i in 0..7 {
+        app.seed_named(
+            &format!("s{i}@example.com"),
+            "Smith",
+            &format!("No{i}"),
+            &[],
+            &[app.alpha],
+        )
+        .await;
+        app.seed_named(
+            &format!("o{i}@example.com"),
+            "Other",
+            "Person",
+            &[],
+            &[app.alpha],
+        )
+        .await;
+    }
+    let token = app.admin_token().await;
+    let path = users_path(app.alpha);
+    let base = app.url(&path);
+    let res = app
+        .get(&token, &format!("{path}?search=SMITH&per_page=3&page=3"))
+        .await;
+    let body = json(res).await;
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(body["data"][0]["last_name"], "No6");
+    assert_eq!(
+        body["meta"],
+        json!({"current_page":3,"from":7,"last_page":3,"path":base,"per_page":3,"to":7,"total":7})
+    );
+    assert_eq!(
+        body["links"],
+        json!({"first": format!("{base}?search=SMITH&per_page=3&page=1"),
+               "last": format!("{base}?search=SMITH&per_page=3&page=3"),
+               "prev": format!("{base}?search=SMITH&per_page=3&page=2"),
+               "next": Value::Null})
+    );
+}
+
+/// 100 000 users in one partner, loaded with SQL; the exact search queries the service runs
+/// are explained and must be served by the trigram index, and the API answers a search.
+/// Prints the plans and timings (`cargo test -p partner-svc search_at_100k -- --nocapture`).
+#[tokio::test]
+async fn search_at_100k_users_uses_the_trigram_index() {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let app = spawn_app().await;
+    let started = Instant::now();
+    app.sql(&format!(
+        "INSERT INTO users (first_name, last_name, email, password_hash)
+         SELECT 'First' || g, 'Last' || g, 'user' || g || '@example.com', 'x'
+         FROM generate_series(1, 100000) AS g;
+         INSERT INTO memberships (partner_id, user_id)
+         SELECT {}, id FROM users WHERE email LIKE 'user%@example.com';
+         ANALYZE users; ANALYZE memberships;",
+        app.alpha
+    ))
+    .await;
+    println!("loaded 100 000 users in {:?}", started.elapsed());
+    let mut conn = app.db.conn("partner").await;
+    let pattern = partner_svc::db::contains_pattern("First12345 Last");
+    let mut plans = Vec::new();
+    for (name, sql, with_page) in [
+        ("page", partner_svc::db::SEARCH_PAGE_SQL, true),
+        ("count", partner_svc::db::SEARCH_COUNT_SQL, false),
+    ] {
+        let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
+        let query = diesel::sql_query(explain)
+            .bind::<BigInt, _>(app.alpha)
+            .bind::<Text, _>(&pattern);
+        let lines: Vec<PlanLine> = if with_page {
+            query
+                .bind::<BigInt, _>(20_i64)
+                .bind::<BigInt, _>(0_i64)
+                .load(&mut conn)
+                .await
+                .unwrap()
+        } else {
+            query.load(&mut conn).await.unwrap()
+        };
+        let plan: Vec<String> = lines.into_iter().map(|l| l.line).collect();
+        println!("-- {name} query plan --\n{}", plan.join("\n"));
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("Bitmap Index Scan on users_search_idx")),
+            "{name} not served by the trigram index:\n{}",
+            plan.join("\n")
+        );
+        assert!(
+            !plan.iter().any(|l| l.contains("Seq Scan on users")),
+            "{name}"
+        );
+        plans.push(plan);
+    }
+    let token = app.admin_token().await;
+    let path = users_path(app.alpha);
+    for term in ["First12345 Last", "user99999@", "LAST4242"] {
+        let t = Instant::now();
+        let res = app
+            .http
+            .get(app.url(&path))
+            .query(&[("search", term)])
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let elapsed = t.elapsed();
+        assert_eq!(res.status(), 200);
+        let body = json(res).await;
+        println!(
+            "GET ?search={term:?}: {} matches in {elapsed:?}",
+            body["meta"]["total"]
+        );
+        assert!(body["meta"]["total"].as_i64().unwrap() >= 1);
+    }
+    let t = Instant::now();
+    let body = json(app.get(&token, &format!("{path}?page=2500")).await).await;
+    println!("GET ?page=2500 (no search) in {:?}", t.elapsed());
+    assert_eq!(body["meta"]["total"], 100_000);
+    assert_eq!(body["data"].as_array().unwrap().len(), 20);
+}
