@@ -1,4 +1,5 @@
 //! partner-svc integration tests: the real app over HTTP, each test on its own database.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
 mod auth;
 mod helpers;
