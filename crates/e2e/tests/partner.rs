@@ -1,6 +1,7 @@
 //! partner-svc through the gateway: login, a searched page whose links carry the gateway's URL
 //! and `/partner` prefix (or the `partner.localhost` host), and clean-up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 use e2e::{client, env_file, gateway, json, unique, url};
 use serde_json::{json, Value};
 
