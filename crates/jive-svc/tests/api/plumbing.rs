@@ -173,3 +173,34 @@ async fn bootstrap_is_idempotent_and_admin_commands_work() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_envelope_with_retry_after() {
+    let test_db = test_support::TestDb::new().await;
+    let settings = test_support::settings(
+        jive_svc::INFO,
+        &test_db,
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+            ("DB_TIMEOUT_MS", "300"),
+        ],
+    );
+    let database = user_core::db::Db::new(&settings).unwrap();
+    let state = jive_svc::state(settings, database).await.unwrap();
+    let server = test_support::spawn(move || jive_svc::app::build(state.clone()));
+    let http = test_support::client();
+    let res = http
+        .get(server.url("/api/users"))
+        .header("authorization", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_eq!(test_support::json(res).await, error("Service unavailable"));
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    // Without a key the answer needs no database.
+    let res = http.get(server.url("/api/users")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
