@@ -1,7 +1,7 @@
 //! The application: its state and the `App` that `main` and the tests both serve.
 
+use crate::db::Principal;
 use crate::error::Shape;
-use crate::permissions::Permissions;
 use crate::routes;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -17,8 +17,8 @@ use user_core::jwt::JwtKeys;
 /// contract allows 5 s; changes made by this process also drop the entries at once).
 pub const PRINCIPAL_CACHE_TTL: Duration = Duration::from_secs(2);
 
-/// What the cache keeps of a user: its permissions while it exists.
-pub type PrincipalState = Option<Permissions>;
+/// What the cache keeps of a user: what it may do, while it exists.
+pub type PrincipalState = Option<Principal>;
 
 #[derive(Clone)]
 pub struct AppState {

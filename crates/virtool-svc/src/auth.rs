@@ -19,6 +19,19 @@ pub struct TokenClaims {}
 pub struct Caller {
     pub id: String,
     pub permissions: Permissions,
+    /// A member of the administrator group (only administrators may change administrators).
+    pub administrator: bool,
+}
+
+impl Caller {
+    /// 403 unless the caller is an administrator.
+    pub fn require_administrator(&self) -> Result<(), ApiError> {
+        if self.administrator {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
 }
 
 /// A caller holding `manage_users` (every users and groups call); 403 otherwise.
@@ -77,9 +90,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         }
     };
     match held {
-        Some(permissions) => Ok(Caller {
+        Some(principal) => Ok(Caller {
             id: claims.sub,
-            permissions,
+            permissions: principal.permissions,
+            administrator: principal.administrator,
         }),
         None => {
             tracing::debug!(user = %claims.sub, "token of a deleted user");

@@ -178,9 +178,24 @@ pub async fn credentials(conn: &mut Conn, id: &str) -> Result<Option<(String, bo
         .optional()?)
 }
 
+/// What a user may do: its permissions, and whether it is in the administrator group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub permissions: Permissions,
+    pub administrator: bool,
+}
+
 /// What `id` may do now, or `None` when there is no such user (any more).
-pub async fn principal(conn: &mut Conn, id: &str) -> Result<Option<Permissions>, DbError> {
-    Ok(find_user(conn, id).await?.map(|v| v.permissions))
+pub async fn principal(conn: &mut Conn, id: &str) -> Result<Option<Principal>, DbError> {
+    Ok(find_user(conn, id).await?.map(|v| Principal {
+        permissions: v.permissions,
+        administrator: v.groups.iter().any(|g| g == ADMINISTRATOR),
+    }))
+}
+
+/// Whether `id` is a member of the administrator group.
+pub async fn is_administrator(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+    is_member(conn, id, ADMINISTRATOR).await
 }
 
 /// Inserts the user, with `groups` when given (one transaction); a taken id is a unique violation.

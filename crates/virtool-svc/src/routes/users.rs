@@ -29,6 +29,24 @@ fn user_path(id: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// Only administrators may change or remove an administrator (so `manage_users` alone cannot
+/// take over an administrator account).
+async fn guard_administrator(
+    state: &AppState,
+    caller: &Manager,
+    target: &str,
+) -> Result<(), ApiError> {
+    if caller.0.administrator {
+        return Ok(());
+    }
+    let mut conn = state.core.db.conn().await?;
+    if db::is_administrator(&mut conn, target).await? {
+        Err(ApiError::Forbidden)
+    } else {
+        Ok(())
+    }
+}
+
 /// Every user, ordered by id (streamed in keyset batches).
 #[utoipa::path(get, path = "/api/users", tag = "users", security(("bearer" = [])),
     params(ListQuery),
@@ -162,12 +180,13 @@ pub async fn create(
     ))]
 pub async fn update(
     state: web::Data<AppState>,
-    _manager: Manager,
+    manager: Manager,
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let input = PatchUserInput::parse(&body, state.min_password)?;
     let id = user_path(&path)?;
+    guard_administrator(&state, &manager, id).await?;
     if let Some(Some(group)) = &input.primary_group {
         if !wire::plausible_id(group) {
             let mut conn = state.core.db.conn().await?;
@@ -207,12 +226,15 @@ pub async fn update(
     ))]
 pub async fn add_group(
     state: web::Data<AppState>,
-    _manager: Manager,
+    manager: Manager,
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let group = wire::parse_group_ref(&body)?;
     let id = user_path(&path)?;
+    if group == ADMINISTRATOR {
+        manager.0.require_administrator()?;
+    }
     let mut conn = state.core.db.conn().await?;
     let user = if wire::plausible_id(&group) {
         db::add_group(&mut conn, id, &group).await?
@@ -249,6 +271,9 @@ pub async fn remove_group(
             "Administrators cannot remove themselves from the administrator group".to_owned(),
         ));
     }
+    if group == ADMINISTRATOR {
+        manager.0.require_administrator()?;
+    }
     let mut conn = state.core.db.conn().await?;
     let remaining = if wire::plausible_id(&group) {
         db::remove_group(&mut conn, id, &group).await?
@@ -281,6 +306,7 @@ pub async fn delete(
     if id == manager.0.id {
         return Err(ApiError::BadRequest("Cannot remove own account".to_owned()));
     }
+    guard_administrator(&state, &manager, id).await?;
     let mut conn = state.core.db.conn().await?;
     if !db::delete_user(&mut conn, id).await? {
         return Err(ApiError::USER_NOT_FOUND);

@@ -646,3 +646,71 @@ async fn losing_manage_users_elsewhere_reaches_an_existing_token_within_5_second
     }
     assert_eq!(app.get(&admin, "/api/users/fred").await.status(), 404);
 }
+
+#[tokio::test]
+async fn only_administrators_change_administrators() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mary = app.manager("mary").await;
+    app.add_user("fred", &[]).await;
+    let admin_before = app.stored_user(ADMIN).await;
+    let forbidden = error("not_permitted", "Not permitted");
+    let res = app
+        .send(
+            Method::POST,
+            &mary,
+            "/api/users/mary/groups",
+            &json!({"group_id": "administrator"}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(json(res).await, forbidden);
+    let res = app
+        .delete(&mary, "/api/users/admin/groups/administrator")
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .send(
+            Method::PATCH,
+            &mary,
+            "/api/users/admin",
+            &json!({"password": "taken-over-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(json(res).await, forbidden);
+    let res = app.delete(&mary, "/api/users/admin").await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.stored_user(ADMIN).await, admin_before);
+    assert_eq!(app.stored_groups_of(ADMIN).await, ["administrator"]);
+    assert_eq!(app.stored_groups_of("mary").await, ["mary_managers"]);
+    // Everyone else is hers to manage.
+    let res = app
+        .send(
+            Method::PATCH,
+            &mary,
+            "/api/users/fred",
+            &json!({"force_reset": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Once an administrator herself, she may.
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/users/mary/groups",
+            &json!({"group_id": "administrator"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .send(
+            Method::PATCH,
+            &mary,
+            "/api/users/admin",
+            &json!({"force_reset": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
