@@ -7,8 +7,6 @@ use crate::error::Shape;
 use actix_web::web;
 use user_core::http::resource;
 
-pub const PREFIX: &str = "/api/internal/v1";
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource::<Shape>("/api/internal/v1/auth/login").route(web::post().to(auth::login)),
