@@ -143,7 +143,12 @@ fn name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, String
         Some(Value::Null) => Ok(Some(String::new())),
         Some(Value::String(s)) => {
             let trimmed = s.trim();
-            if trimmed.chars().count() > MAX_NAME_CHARS {
+            if trimmed.chars().any(char::is_control) {
+                // Postgres cannot store NUL, and no name needs a control character.
+                Err(invalid(&format!(
+                    "{field} must not contain control characters"
+                )))
+            } else if trimmed.chars().count() > MAX_NAME_CHARS {
                 Err(invalid(&format!(
                     "{field} must be at most {MAX_NAME_CHARS} characters"
                 )))
@@ -270,6 +275,10 @@ mod tests {
         for (body, message) in [
             (json!({"active":"yes"}), "active must be true or false"),
             (json!({"first_name":3}), "first_name must be a string"),
+            (
+                json!({"first_name":"a\u{0}b"}),
+                "first_name must not contain control characters",
+            ),
             (
                 json!({"user_permissions":[]}),
                 "user_permissions must be an object",

@@ -118,6 +118,10 @@ async fn create_validation_errors_name_the_field_and_store_nothing() {
             "User object validation failed: user_permissions must be an object",
         ),
         (
+            json!({"email_address":"a@b.co","last_name":"nul\u{0}byte"}),
+            "User object validation failed: last_name must not contain control characters",
+        ),
+        (
             json!("a string"),
             "User object validation failed: the body must be a JSON object",
         ),
