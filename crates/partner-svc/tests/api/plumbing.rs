@@ -97,3 +97,46 @@ async fn unknown_routes_methods_and_bad_bodies_answer_in_laravel_shape() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_with_retry_after() {
+    let test_db = test_support::TestDb::new().await;
+    let settings = test_support::settings(
+        partner_svc::INFO,
+        &test_db,
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+            ("DB_TIMEOUT_MS", "500"),
+        ],
+    );
+    let database = user_core::db::Db::new(&settings).unwrap();
+    let state = partner_svc::state(settings, database).await.unwrap();
+    let server = test_support::spawn(move || partner_svc::app::build(state.clone()));
+    let http = test_support::client();
+    let res = http
+        .post(server.url("/api/internal/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_eq!(json(res).await, message("Service Unavailable"));
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+}
+
+#[tokio::test]
+async fn admin_partner_create_and_its_usage() {
+    let app = spawn_app().await;
+    let db = &app.state.core.db;
+    partner_svc::admin::run(db, &["partner-create".into(), "Gamma".into()])
+        .await
+        .unwrap();
+    let again = partner_svc::admin::run(db, &["partner-create".into(), "Gamma".into()]).await;
+    assert!(again.unwrap_err().to_string().contains("exists already"));
+    let usage = partner_svc::admin::run(db, &["user-create".into()]).await;
+    assert!(usage.unwrap_err().to_string().starts_with("usage:"));
+    let blank = partner_svc::admin::create_partner(db, "   ").await;
+    assert!(blank.is_err());
+}
