@@ -99,10 +99,36 @@ pub async fn read_body(mut payload: web::Payload) -> Result<bytes::Bytes, Proble
     Ok(body.freeze())
 }
 
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, spaces
+/// trimmed), if the request has one.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        let token = |value: Option<&str>| {
+            let mut req = TestRequest::default();
+            if let Some(v) = value {
+                req = req.insert_header(("authorization", v));
+            }
+            bearer_token(&req.to_http_request()).map(str::to_owned)
+        };
+        assert_eq!(token(Some("Bearer abc.def")), Some("abc.def".to_owned()));
+        assert_eq!(token(Some("  bearer   abc ")), Some("abc".to_owned()));
+        assert_eq!(token(Some("Basic abc")), None);
+        assert_eq!(token(Some("Bearer")), None);
+        assert_eq!(token(Some("Bearer  ")), None);
+        assert_eq!(token(None), None);
+    }
 
     fn settings(base: Option<&str>) -> Settings {
         let mut vars = vec![("DATABASE_URL".to_owned(), "postgres://h/db".to_owned())];

@@ -13,7 +13,7 @@ mod observe;
 mod ops;
 pub mod stream;
 
-pub use client::{client_ip, public_base_url, read_body};
+pub use client::{bearer_token, client_ip, public_base_url, read_body};
 pub use metrics::Metrics;
 pub use observe::{observe, RequestId, REQUEST_ID};
 pub use ops::ops_routes;
