@@ -200,7 +200,7 @@ pub async fn get(
     request_body = UserBody,
     responses(
         (status = 200, body = UserJson),
-        (status = 400, description = "A failed rule, or deactivating oneself", body = StatusJson),
+        (status = 400, description = "A failed rule, or deactivating oneself or changing one's own permissions", body = StatusJson),
         (status = 401, body = StatusJson),
         (status = 403, description = "No write permission, permissions changed by a non-admin, or the email exists in the org", body = StatusJson),
         (status = 404, body = StatusJson),
@@ -223,6 +223,10 @@ pub async fn update(
         .filter(|p| *p != existing.user_permissions);
     if user_permissions.is_some() && !caller.is_admin() {
         return Err(ApiError::Forbidden);
+    }
+    if user_permissions.is_some() && existing.id == caller.user_id {
+        // An admin demoting itself could leave the org without one.
+        return Err(ApiError::invalid("You cannot change your own permissions"));
     }
     if input.active == Some(false) && existing.id == caller.user_id {
         return Err(ApiError::invalid("You cannot deactivate your own user"));

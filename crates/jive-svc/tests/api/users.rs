@@ -346,6 +346,23 @@ async fn nobody_deletes_or_deactivates_themselves() {
     let res = app.delete(&key, &format!("/api/users/{writer}")).await;
     assert_eq!(res.status, 400);
     assert_eq!(app.get(ADMIN_KEY, &own).await.body["active"], true);
+    let res = app
+        .put(
+            ADMIN_KEY,
+            &own,
+            json!({"user_permissions":{"users":"write"}}),
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    assert_eq!(res.body, error("You cannot change your own permissions"));
+    let res = app
+        .put(
+            ADMIN_KEY,
+            &own,
+            json!({"user_permissions":{"IsAdmin":"admin"}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "sending the same permissions back is fine");
     // Changing one's own name is fine.
     let res = app
         .put(ADMIN_KEY, &own, json!({"first_name":"Boss","active":true}))
