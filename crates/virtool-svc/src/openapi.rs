@@ -39,6 +39,8 @@ use utoipa::OpenApi;
         wire::CreateUserBody,
         wire::PatchUserBody,
         wire::GroupIdBody,
+        wire::NewGroupBody,
+        wire::PermissionChanges,
         wire::PatchGroupBody,
     )),
     modifiers(&BearerAuth)

@@ -128,55 +128,121 @@ pub struct InvalidJson {
 }
 
 // Request bodies (documentation; handlers read JSON and check each rule with `cerberus`).
+// Unknown fields are refused (`additionalProperties: false`); optional fields may be left out
+// but are never `null`.
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
     /// Accepted and ignored (upstream's "remember me").
+    #[schema(nullable = false)]
     pub remember: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ResetBody {
+    /// At least `MINIMUM_PASSWORD_LENGTH` characters (default 8), at most 72 bytes.
+    #[schema(min_length = 8)]
     pub password: String,
     pub reset_code: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreateUserBody {
-    /// 1..=64 characters; no whitespace, control characters or `/`.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\s/\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub user_id: String,
-    /// At least `MINIMUM_PASSWORD_LENGTH` characters, at most 72 bytes.
+    /// At least `MINIMUM_PASSWORD_LENGTH` characters (default 8), at most 72 bytes.
+    #[schema(min_length = 8)]
     pub password: String,
     /// Default true.
+    #[schema(nullable = false)]
     pub force_reset: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PatchUserBody {
+    #[schema(nullable = false)]
     pub force_reset: Option<bool>,
+    /// At least `MINIMUM_PASSWORD_LENGTH` characters (default 8), at most 72 bytes.
+    #[schema(nullable = false, min_length = 8)]
     pub password: Option<String>,
     /// A group the user is in; `"none"` or `""` clears it.
+    #[schema(nullable = false)]
     pub primary_group: Option<String>,
 }
 
+/// A group to add the user to.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct GroupIdBody {
     pub group_id: String,
 }
 
+/// A new group (the id is lower-cased).
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewGroupBody {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\s/\x00-\x1f\x7f-\x9f]+$"
+    )]
+    pub group_id: String,
+}
+
+/// The permissions to change; those left out stay as they are.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PermissionChanges {
+    #[schema(nullable = false)]
+    pub cancel_job: Option<bool>,
+    #[schema(nullable = false)]
+    pub create_sample: Option<bool>,
+    #[schema(nullable = false)]
+    pub manage_users: Option<bool>,
+    #[schema(nullable = false)]
+    pub modify_hmm: Option<bool>,
+    #[schema(nullable = false)]
+    pub modify_settings: Option<bool>,
+    #[schema(nullable = false)]
+    pub modify_subtraction: Option<bool>,
+    #[schema(nullable = false)]
+    pub modify_virus: Option<bool>,
+    #[schema(nullable = false)]
+    pub rebuild_index: Option<bool>,
+    #[schema(nullable = false)]
+    pub remove_file: Option<bool>,
+    #[schema(nullable = false)]
+    pub remove_job: Option<bool>,
+    #[schema(nullable = false)]
+    pub remove_virus: Option<bool>,
+    #[schema(nullable = false)]
+    pub upload_file: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PatchGroupBody {
-    /// Permission name → new value; only the named ones change.
-    #[schema(value_type = Object)]
-    pub permissions: Value,
+    /// Only the named permissions change.
+    #[schema(nullable = false)]
+    pub permissions: Option<PermissionChanges>,
 }
 
 fn password_rule(doc: &mut Document<'_>, raw: Option<&str>, min_chars: usize) -> Option<Password> {

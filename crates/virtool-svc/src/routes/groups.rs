@@ -5,7 +5,7 @@ use crate::auth::Manager;
 use crate::db;
 use crate::error::ApiError;
 use crate::permissions::ADMINISTRATOR;
-use crate::wire::{self, ErrorJson, GroupIdBody, GroupJson, InvalidJson, PatchGroupBody};
+use crate::wire::{self, ErrorJson, GroupJson, InvalidJson, NewGroupBody, PatchGroupBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
@@ -37,7 +37,7 @@ pub async fn list(state: web::Data<AppState>, _manager: Manager) -> Result<HttpR
 
 /// Creates a group (id lower-cased) with every permission false.
 #[utoipa::path(post, path = "/api/groups", tag = "groups", security(("bearer" = [])),
-    request_body = GroupIdBody,
+    request_body = NewGroupBody,
     responses(
         (status = 201, body = GroupJson, headers(("Location" = String, description = "The new group's URL"))),
         (status = 400, body = ErrorJson),
