@@ -8,7 +8,8 @@
 # failure (they never `exit`), so callers decide what to do.
 #
 # Provides:
-#   ROOT, STACK_DIR                  repo root, its .stack/ folder (git-ignored state)
+#   ROOT, STACK_DIR                  repo root, its .stack/ folder (git-ignored state;
+#                                    $STACK_STATE_DIR when set)
 #   CARGO_TARGET_DIR (exported)      default $HOME/.cache/usermgmt-target
 #   SERVICES, service_port NAME      the service table (short name -> port)
 #   existing_services                short names whose crates/<short>-svc exists
@@ -18,7 +19,10 @@
 #   ensure_curl, apt_install, wait_http URL [SECONDS] [STATUS], port_in_use PORT
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
-STACK_DIR="$ROOT/.stack"
+# STACK_STATE_DIR moves the state folder, so a second, independent stack (other ports, see
+# STACK_PORT_OFFSET in scripts/stack) can run beside the main one (scripts/e2e-replicas).
+STACK_DIR="${STACK_STATE_DIR:-$ROOT/.stack}"
+case "$STACK_DIR" in /*) ;; *) STACK_DIR="$PWD/$STACK_DIR" ;; esac
 
 if [ -z "${HOME:-}" ]; then
     HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
