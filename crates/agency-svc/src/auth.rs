@@ -34,17 +34,11 @@ impl FromRequest for Caller {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::Problem(user_core::http::Problem::Internal))?;
-    let token = bearer(req).ok_or(ApiError::UNAUTHENTICATED)?;
+    let token = user_core::http::bearer_token(req).ok_or(ApiError::UNAUTHENTICATED)?;
     let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
         tracing::debug!(%reason, "bearer token refused");
         ApiError::UNAUTHENTICATED
