@@ -101,6 +101,7 @@ pub struct UserBody {
     #[schema(value_type = Option<Object>)]
     pub user_permissions: Option<Value>,
     /// Create only: 8 characters to 72 bytes; without it the user gets a random password.
+    #[schema(min_length = 8)]
     pub password: Option<String>,
 }
 
@@ -109,6 +110,7 @@ pub struct UserBody {
 #[allow(dead_code)]
 pub struct PasswordBody {
     /// 8 characters to 72 bytes.
+    #[schema(min_length = 8)]
     pub new_password: String,
 }
 
@@ -198,7 +200,7 @@ impl UserInput {
             Some(_) => return Err(invalid("email_address is not a valid email address")),
         };
         let active = match body.get("active") {
-            None => None,
+            None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(*b),
             Some(_) => return Err(invalid("active must be true or false")),
         };
@@ -260,6 +262,8 @@ mod tests {
 
     #[test]
     fn update_ignores_password_and_reads_only_present_fields() {
+        let input = UserInput::parse(&json!({"active":null}), false).unwrap();
+        assert_eq!(input.active, None, "null is absent");
         let input = UserInput::parse(&json!({"password":"x","active":false}), false).unwrap();
         assert!(input.password.is_none());
         assert_eq!(input.active, Some(false));

@@ -16,14 +16,21 @@ use user_core::values::Password;
 pub const PAGE_SIZE: u64 = 10;
 
 /// The page asked for: `p` as a number ≥ 1; anything else (absent, ≤ 0, not a number) is none.
+/// A number too large for 64 bits is a page past the end.
 pub fn requested_page(query: &str) -> Option<u64> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+    let (_, raw) = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .ok()?
         .into_iter()
-        .find(|(k, _)| k == "p")
-        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
-        .and_then(|p| u64::try_from(p).ok())
-        .filter(|p| *p >= 1)
+        .find(|(k, _)| k == "p")?;
+    let digits = raw.trim().strip_prefix('+').unwrap_or(raw.trim());
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match digits.parse::<u64>() {
+        Ok(0) => None,
+        Ok(p) => Some(p),
+        Err(_) => Some(u64::MAX),
+    }
 }
 
 /// ceil(total / PAGE_SIZE).
@@ -342,6 +349,13 @@ mod tests {
         assert_eq!(requested_page("p=x"), None);
         assert_eq!(requested_page("p="), None);
         assert_eq!(requested_page("%zz"), None);
+        assert_eq!(requested_page("p=1.5"), None);
+        assert_eq!(requested_page("p=%2B2"), Some(2));
+        assert_eq!(
+            requested_page("p=9223372036854775808"),
+            Some(9_223_372_036_854_775_808)
+        );
+        assert_eq!(requested_page("p=99999999999999999999999"), Some(u64::MAX));
     }
 
     #[test]

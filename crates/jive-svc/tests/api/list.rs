@@ -66,7 +66,13 @@ async fn pages_of_ten() {
         assert_eq!(res.body["pages"], 3, "p={p}");
         assert_eq!(ids(&res.body), all[range].to_vec(), "p={p}");
     }
-    for p in ["4", "99", "9223372036854775807"] {
+    for p in [
+        "4",
+        "99",
+        "9223372036854775807",
+        "18446744073709551615",
+        "99999999999999999999999",
+    ] {
         let res = app.get(ADMIN_KEY, &format!("/api/users?p={p}")).await;
         assert_eq!(res.status, 200);
         assert_eq!(res.body, json!({"users":[],"pages":3}), "p={p}");
