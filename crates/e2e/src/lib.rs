@@ -55,3 +55,54 @@ pub fn unique(prefix: &str) -> String {
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
 }
+
+/// The stack's state folder: `$E2E_STACK_DIR`, else `.stack/` at the repository root (what
+/// `scripts/stack` uses unless `STACK_STATE_DIR` moves it).
+pub fn stack_dir() -> std::path::PathBuf {
+    std::env::var_os("E2E_STACK_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.stack"))
+}
+
+/// The JSON log lines of every process of service `short` (`<short>.log` and the replica's
+/// `<short>-2.log` in the stack's `logs/`) that carry `"request_id":"<id>"`, polling for up
+/// to `wait` because a line is written when the request completes.
+pub async fn service_log_lines(
+    short: &str,
+    id: &str,
+    wait: std::time::Duration,
+) -> Vec<serde_json::Value> {
+    let dir = stack_dir().join("logs");
+    let needle = format!("\"request_id\":\"{id}\"");
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let mut found = Vec::new();
+        for name in [format!("{short}.log"), format!("{short}-2.log")] {
+            let Ok(text) = std::fs::read_to_string(dir.join(&name)) else {
+                continue;
+            };
+            found.extend(
+                text.lines()
+                    .filter(|l| l.contains(&needle))
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()),
+            );
+        }
+        if !found.is_empty() || std::time::Instant::now() >= deadline {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The first string field named `key` anywhere in a JSON value (log lines nest the request's
+/// fields in `span`/`spans`).
+pub fn find_field<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| map.values().find_map(|v| find_field(v, key))),
+        serde_json::Value::Array(items) => items.iter().find_map(|v| find_field(v, key)),
+        _ => None,
+    }
+}
