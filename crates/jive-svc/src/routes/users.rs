@@ -74,7 +74,7 @@ fn email_taken_or(e: user_core::db::DbError) -> ApiError {
 
 /// The org's users by id: all of them streamed (`pages` 0), or page `p` of 10.
 #[utoipa::path(get, path = "/api/users", tag = "users", security(("access_key" = [])),
-    params(("p" = Option<i64>, Query, description = "Page (from 1) of 10 users; absent, ≤ 0 or not a number: every user and `pages` 0")),
+    params(("p" = Option<String>, Query, description = "Page (from 1) of 10 users; absent, ≤ 0 or not an integer: every user and `pages` 0")),
     responses(
         (status = 200, body = UserListJson),
         (status = 401, body = StatusJson),
