@@ -38,6 +38,19 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
+/// In a write that holds the user's row lock, a foreign key can only fail on the group: one
+/// deleted between our check and our write. That is the same answer as a missing group.
+fn group_vanished(e: StoreError) -> StoreError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        StoreError::Db(DbError::Query(Error::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        ))) => StoreError::GroupNotFound,
+        other => other,
+    }
+}
+
 /// A user row as the API shows it (the password hash is never selected with it).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -294,6 +307,7 @@ pub async fn patch_user(
         view_or_missing(conn, id).await
     })
     .await
+    .map_err(group_vanished)
 }
 
 /// Adds `user` to `group` (nothing changes when it is a member already).
@@ -314,6 +328,7 @@ pub async fn add_group(conn: &mut Conn, user: &str, group: &str) -> Result<UserV
         view_or_missing(conn, user).await
     })
     .await
+    .map_err(group_vanished)
 }
 
 /// Removes `user` from `group`, clearing its primary group if it was that one; the remaining
@@ -505,5 +520,29 @@ pub async fn ensure_administrator(
         Ok(()) => Ok(true),
         Err(e) if e.is_unique_violation() => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    #[test]
+    fn a_foreign_key_failure_under_the_user_lock_is_a_missing_group() {
+        let fk = StoreError::from(Error::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation,
+            Box::new("insert or update violates foreign key constraint".to_owned()),
+        ));
+        assert!(matches!(group_vanished(fk), StoreError::GroupNotFound));
+        let other = StoreError::from(Error::DatabaseError(
+            DatabaseErrorKind::CheckViolation,
+            Box::new("check".to_owned()),
+        ));
+        assert!(matches!(group_vanished(other), StoreError::Db(_)));
+        assert!(matches!(
+            group_vanished(StoreError::UserNotFound),
+            StoreError::UserNotFound
+        ));
     }
 }

@@ -277,3 +277,52 @@ async fn deleting_a_group_takes_its_permissions_from_existing_tokens() {
     assert_eq!(app.get(&mary, "/api/groups").await.status(), 403);
     assert_eq!(app.get(&mary, "/api/account").await.status(), 200);
 }
+
+#[tokio::test]
+async fn racing_a_group_deletion_never_answers_5xx() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for n in 0..10 {
+        let group = format!("race{n}");
+        let user = format!("racer{n}");
+        let other = format!("other{n}");
+        app.add_group(&group, &["upload_file"]).await;
+        app.add_user(&user, &[&group]).await;
+        app.add_user(&other, &[]).await;
+        let (user_path, other_path, group_path) = (
+            format!("/api/users/{user}"),
+            format!("/api/users/{other}/groups"),
+            format!("/api/groups/{group}"),
+        );
+        let (patch_body, add_body) = (
+            json!({ "primary_group": group }),
+            json!({ "group_id": group }),
+        );
+        let patch = app.send(Method::PATCH, &admin, &user_path, &patch_body);
+        let add = app.send(Method::POST, &admin, &other_path, &add_body);
+        let delete = app.delete(&admin, &group_path);
+        let (patch, add, delete) = tokio::join!(patch, add, delete);
+        assert_eq!(delete.status(), 204);
+        // Each answer is one a sequential order could give: done before the deletion, the group
+        // gone, or (PATCH) the membership gone with it a moment before the group itself.
+        for res in [patch, add] {
+            let status = res.status().as_u16();
+            let body = json(res).await;
+            match status {
+                200 => {}
+                404 => assert_eq!(body, error("not_found", "Group not found")),
+                400 => assert_eq!(
+                    body,
+                    error(
+                        "bad_request",
+                        &format!("User is not member of group: {group}")
+                    )
+                ),
+                other => panic!("{other}: {body}"),
+            }
+        }
+        // Whatever the order, the group is gone from both users afterwards.
+        assert_eq!(app.stored_user(&user).await.unwrap().1, None);
+        assert!(app.stored_groups_of(&other).await.is_empty());
+    }
+}
