@@ -219,6 +219,14 @@ pub fn text_rule(
             errors.string(field);
             None
         }
+        // Postgres text cannot hold NUL; refuse it here rather than fail at the insert.
+        Field::Text(t) if t.contains('\0') => {
+            errors.add(
+                field,
+                format!("The {} must not contain null bytes.", attribute(field)),
+            );
+            None
+        }
         Field::Text(t) if t.chars().count() > max => {
             errors.max_chars(field, max);
             None
@@ -320,6 +328,25 @@ mod tests {
                 "email":["The email must be a valid email address."],
                 "new_password":["The new password must be at least 8 characters.","The new password confirmation does not match."]
             }})
+        );
+    }
+
+    #[test]
+    fn nul_bytes_are_refused() {
+        let mut e = Errors::new();
+        assert_eq!(
+            text_rule(
+                &mut e,
+                &json!({"first_name":"a\u{0}b"}),
+                "first_name",
+                true,
+                255
+            ),
+            None
+        );
+        assert_eq!(
+            e.to_json()["errors"]["first_name"],
+            json!(["The first name must not contain null bytes."])
         );
     }
 

@@ -436,3 +436,23 @@ async fn no_response_contains_a_hash_or_secret() {
         assert!(!body.contains("password"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn nul_bytes_and_huge_fields_are_422_not_500() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let res = app
+        .create_user(
+            &token,
+            app.agencies[0],
+            &json!({"firstname":"a\u{0}b","email":"nul@example.no","lastname":"x".repeat(10_000)}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        json(res).await["errors"],
+        json!({"firstname":["The firstname must not contain null bytes."],
+               "lastname":["The lastname must not be greater than 255 characters."]})
+    );
+    assert!(app.stored_users().await.is_empty());
+}
