@@ -423,9 +423,27 @@ pub async fn update_group(
 }
 
 /// Deletes the group (memberships go with it; primary groups naming it are cleared).
+///
+/// The members' rows are locked first, in id order, as every other membership write locks its
+/// user first: so a deletion waits for (or is waited on by) those writes instead of deadlocking
+/// with them on the cascade.
 pub async fn delete_group(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
-    let n = diesel::delete(groups::table.find(id)).execute(conn).await?;
-    Ok(n == 1)
+    conn.transaction(async |conn| {
+        let members = memberships::table
+            .filter(memberships::group_id.eq(id))
+            .select(memberships::user_id);
+        users::table
+            .filter(users::id.eq_any(members))
+            .or_filter(users::primary_group.eq(id))
+            .order(users::id)
+            .select(users::id)
+            .for_update()
+            .load::<String>(conn)
+            .await?;
+        let n = diesel::delete(groups::table.find(id)).execute(conn).await?;
+        Ok::<_, DbError>(n == 1)
+    })
+    .await
 }
 
 /// Replaces any reset code of `user` with the one hashed as `code_hash`.

@@ -298,14 +298,25 @@ async fn racing_a_group_deletion_never_answers_5xx() {
             json!({ "primary_group": group }),
             json!({ "group_id": group }),
         );
+        // A member whose primary group it is, re-added while the group goes.
+        let member = format!("member{n}");
+        app.add_user(&member, &[&group]).await;
+        app.execute(&format!(
+            "UPDATE users SET primary_group = '{group}' WHERE id = '{member}'"
+        ))
+        .await;
+        let member_path = format!("/api/users/{member}/groups");
         let patch = app.send(Method::PATCH, &admin, &user_path, &patch_body);
         let add = app.send(Method::POST, &admin, &other_path, &add_body);
+        let readd = app.send(Method::POST, &admin, &member_path, &add_body);
         let delete = app.delete(&admin, &group_path);
-        let (patch, add, delete) = tokio::join!(patch, add, delete);
+        let (patch, add, readd, delete) = tokio::join!(patch, add, readd, delete);
         assert_eq!(delete.status(), 204);
+        assert_eq!(app.stored_user(&member).await.unwrap().1, None);
+        assert!(app.stored_groups_of(&member).await.is_empty());
         // Each answer is one a sequential order could give: done before the deletion, the group
         // gone, or (PATCH) the membership gone with it a moment before the group itself.
-        for res in [patch, add] {
+        for res in [patch, add, readd] {
             let status = res.status().as_u16();
             let body = json(res).await;
             match status {
