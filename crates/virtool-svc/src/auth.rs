@@ -9,10 +9,13 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
-/// No claims beyond the standard ones: permissions are looked up (and cached briefly), never
-/// carried in the token, so changes reach existing tokens.
+/// The token's own claim: the user's `last_password_change` when it was issued (microseconds
+/// since the epoch). A password change makes every earlier token stop counting. Permissions are
+/// looked up (and cached briefly), never carried in the token, so changes reach existing tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenClaims {}
+pub struct TokenClaims {
+    pub pwc: i64,
+}
 
 /// An authenticated user and its current permissions.
 #[derive(Debug, Clone)]
@@ -90,6 +93,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         }
     };
     match held {
+        Some(principal) if principal.password_changed != claims.extra.pwc => {
+            tracing::debug!(user = %claims.sub, "token from before a password change");
+            Err(ApiError::UNAUTHENTICATED)
+        }
         Some(principal) => Ok(Caller {
             id: claims.sub,
             permissions: principal.permissions,

@@ -181,11 +181,19 @@ pub async fn user_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
         .await?)
 }
 
-/// The password hash and `force_reset` of `id`, for a login.
-pub async fn credentials(conn: &mut Conn, id: &str) -> Result<Option<(String, bool)>, DbError> {
+/// What a login needs to know of `id`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct Credentials {
+    pub password_hash: String,
+    pub force_reset: bool,
+    pub last_password_change: DateTime<Utc>,
+}
+
+pub async fn credentials(conn: &mut Conn, id: &str) -> Result<Option<Credentials>, DbError> {
     Ok(users::table
         .find(id)
-        .select((users::password_hash, users::force_reset))
+        .select(Credentials::as_select())
         .first(conn)
         .await
         .optional()?)
@@ -196,6 +204,8 @@ pub async fn credentials(conn: &mut Conn, id: &str) -> Result<Option<(String, bo
 pub struct Principal {
     pub permissions: Permissions,
     pub administrator: bool,
+    /// `last_password_change` in microseconds: tokens issued before it no longer count.
+    pub password_changed: i64,
 }
 
 /// What `id` may do now, or `None` when there is no such user (any more).
@@ -203,6 +213,7 @@ pub async fn principal(conn: &mut Conn, id: &str) -> Result<Option<Principal>, D
     Ok(find_user(conn, id).await?.map(|v| Principal {
         permissions: v.permissions,
         administrator: v.groups.iter().any(|g| g == ADMINISTRATOR),
+        password_changed: v.user.last_password_change.timestamp_micros(),
     }))
 }
 
@@ -490,7 +501,7 @@ pub async fn redeem_reset_code(
     conn: &mut Conn,
     code_hash: &str,
     password_hash: &str,
-) -> Result<Option<String>, DbError> {
+) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
     conn.transaction(async |conn| {
         let user: Option<String> = diesel::delete(
             reset_codes::table
@@ -504,19 +515,20 @@ pub async fn redeem_reset_code(
         let Some(user) = user else {
             return Ok(None);
         };
-        diesel::update(users::table.find(&user))
+        let changed: DateTime<Utc> = diesel::update(users::table.find(&user))
             .set(&UserChanges {
                 force_reset: Some(false),
                 password_hash: Some(password_hash.to_owned()),
                 last_password_change: Some(Utc::now()),
                 primary_group: None,
             })
-            .execute(conn)
+            .returning(users::last_password_change)
+            .get_result(conn)
             .await?;
         diesel::delete(reset_codes::table.filter(reset_codes::user_id.eq(&user)))
             .execute(conn)
             .await?;
-        Ok::<_, DbError>(Some(user))
+        Ok::<_, DbError>(Some((user, changed)))
     })
     .await
 }

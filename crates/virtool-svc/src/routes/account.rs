@@ -23,8 +23,15 @@ fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.as_bytes()))
 }
 
-fn token_response(state: &AppState, user: &str) -> Result<HttpResponse, ApiError> {
-    let issued = state.jwt.issue(user, TokenClaims {}).map_err(|e| {
+fn token_response(
+    state: &AppState,
+    user: &str,
+    password_changed: chrono::DateTime<chrono::Utc>,
+) -> Result<HttpResponse, ApiError> {
+    let claims = TokenClaims {
+        pwc: password_changed.timestamp_micros(),
+    };
+    let issued = state.jwt.issue(user, claims).map_err(|e| {
         tracing::error!(error = %e, "token signing failed");
         ApiError::INTERNAL
     })?;
@@ -73,11 +80,11 @@ pub async fn login(
         .hasher
         .verify(
             &input.password,
-            account.as_ref().map(|(hash, _)| hash.as_str()),
+            account.as_ref().map(|a| a.password_hash.as_str()),
         )
         .await;
-    let force_reset = match account {
-        Some((_, force_reset)) if matched => force_reset,
+    let account = match account {
+        Some(account) if matched => account,
         _ => {
             core.throttle.record_failure(&input.username, address);
             tracing::info!(user = %input.username, "login failed");
@@ -85,7 +92,7 @@ pub async fn login(
         }
     };
     core.throttle.record_success(&input.username, address);
-    if force_reset {
+    if account.force_reset {
         let code = user_core::secret::random_token(48);
         let expires_at = chrono::Utc::now() + RESET_CODE_TTL;
         let mut conn = core.db.conn().await?;
@@ -99,7 +106,7 @@ pub async fn login(
             }));
     }
     tracing::info!(user = %input.username, "logged in");
-    token_response(&state, &input.username)
+    token_response(&state, &input.username, account.last_password_change)
 }
 
 /// Sets a new password with the reset code from a login (single use, valid 10 minutes),
@@ -133,11 +140,12 @@ pub async fn reset(
         let mut conn = core.db.conn().await?;
         db::redeem_reset_code(&mut conn, &hashed_code, &password_hash).await?
     };
-    let Some(user) = user else {
+    let Some((user, changed)) = user else {
         return Err(ApiError::BadRequest(BAD_RESET_CODE.to_owned()));
     };
+    state.principals.remove(&user);
     tracing::info!(user = %user, "password reset");
-    token_response(&state, &user)
+    token_response(&state, &user, changed)
 }
 
 /// The caller's own user (no permission needed).

@@ -206,8 +206,13 @@ pub async fn update(
         password_hash,
         primary_group: input.primary_group,
     };
+    let new_password = patch.password_hash.is_some();
     let mut conn = state.core.db.conn().await?;
     let user = db::patch_user(&mut conn, id, patch).await?;
+    if new_password {
+        // Tokens issued before the change stop counting (here at once, elsewhere within 2 s).
+        state.principals.remove(&user.user.id);
+    }
     Ok(HttpResponse::Ok().json(UserJson::from(user)))
 }
 

@@ -270,16 +270,22 @@ async fn calls_without_a_valid_token_are_refused() {
     let res = app.http.get(app.url("/api/account")).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await, expected);
-    let other_service =
-        user_core::jwt::JwtKeys::new("agency-svc", test_support::TEST_JWT_SECRET.as_bytes(), 3600)
-            .issue(ADMIN, virtool_svc::auth::TokenClaims {})
+    let pwc = app.stored_user(ADMIN).await.unwrap().2.timestamp_micros();
+    let made = |service: &str, key: &[u8], pwc: i64| {
+        user_core::jwt::JwtKeys::new(service, key, 3600)
+            .issue(ADMIN, virtool_svc::auth::TokenClaims { pwc })
             .unwrap()
-            .token;
-    let wrong_key = user_core::jwt::JwtKeys::new("virtool-svc", &[7u8; 32], 3600)
-        .issue(ADMIN, virtool_svc::auth::TokenClaims {})
-        .unwrap()
-        .token;
-    for token in ["garbage", "a.b.c", &other_service, &wrong_key] {
+            .token
+    };
+    let secret = test_support::TEST_JWT_SECRET.as_bytes();
+    // A token made the same way for this service is accepted: each one below fails for its one
+    // difference.
+    let good = made("virtool-svc", secret, pwc);
+    assert_eq!(app.get(&good, "/api/users").await.status(), 200);
+    let other_service = made("agency-svc", secret, pwc);
+    let wrong_key = made("virtool-svc", &[7u8; 32], pwc);
+    let stale = made("virtool-svc", secret, pwc - 1);
+    for token in ["garbage", "a.b.c", &other_service, &wrong_key, &stale] {
         for path in ["/api/account", "/api/users", "/api/groups"] {
             let res = app.get(token, path).await;
             assert_eq!(res.status(), 401, "{path}");
@@ -317,4 +323,72 @@ async fn failed_logins_are_throttled_per_account_and_address() {
     // Another account from the same address is not affected.
     app.add_user("fred", &[]).await;
     app.token_for("fred", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_new_password_ends_the_tokens_issued_before_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.add_user("fred", &[]).await;
+    let before = app.token_for("fred", PASSWORD).await;
+    assert_eq!(app.get(&before, "/api/account").await.status(), 200);
+    let res = app
+        .send(
+            Method::PATCH,
+            &admin,
+            "/api/users/fred",
+            &json!({"password": "new-password-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app.get(&before, "/api/account").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        json(res).await,
+        error("requires_authorization", "Requires authorization")
+    );
+    let after = app.token_for("fred", "new-password-1").await;
+    assert_eq!(app.get(&after, "/api/account").await.status(), 200);
+    // Other changes leave tokens alone.
+    let res = app
+        .send(
+            Method::PATCH,
+            &admin,
+            "/api/users/fred",
+            &json!({"force_reset": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.get(&after, "/api/account").await.status(), 200);
+    // A change made elsewhere reaches this process within 5 s.
+    app.execute("UPDATE users SET last_password_change = now() WHERE id = 'fred'")
+        .await;
+    let started = std::time::Instant::now();
+    while app.get(&after, "/api/account").await.status() != 401 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The admin's own token was never affected.
+    assert_eq!(app.get(&admin, "/api/users/fred").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_reset_ends_older_tokens_and_its_own_token_works() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.add_user("fred", &[]).await;
+    let old = app.token_for("fred", PASSWORD).await;
+    app.send(
+        Method::PATCH,
+        &admin,
+        "/api/users/fred",
+        &json!({"force_reset": true}),
+    )
+    .await;
+    assert_eq!(app.get(&old, "/api/account").await.status(), 200);
+    let code = reset_code(&app, "fred", PASSWORD).await;
+    let res = reset(&app, "new-password-1", &code).await;
+    let new = json(res).await["token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&old, "/api/account").await.status(), 401);
+    assert_eq!(app.get(&new, "/api/account").await.status(), 200);
 }

@@ -198,7 +198,7 @@ async fn an_unreachable_database_is_503_with_retry_after() {
         .unwrap();
     let token = state
         .jwt
-        .issue(ADMIN, virtool_svc::auth::TokenClaims {})
+        .issue(ADMIN, virtool_svc::auth::TokenClaims { pwc: 0 })
         .unwrap()
         .token;
     let for_server = state.clone();
