@@ -237,12 +237,17 @@ impl Worker {
         if let Some(b) = body {
             req = req.json(&b);
         }
+        let phase = self.phase.load(Ordering::SeqCst);
         {
             let mut s = self.stats();
             s.requests += 1;
-            s.requests_by_phase[self.phase.load(Ordering::SeqCst)] += 1;
+            s.requests_by_phase[phase] += 1;
         }
-        let what = format!("{} {method} {path} (request id {rid})", self.api.name());
+        let what = format!(
+            "{} {method} {path} (request id {rid}, {})",
+            self.api.name(),
+            PHASES[phase]
+        );
         match req.send().await {
             Err(e) => Outcome::Failed(format!("{what}: {e}")),
             Ok(res) => {
@@ -889,4 +894,75 @@ async fn every_replica_of_a_service_down_gives_a_json_502_and_the_others_keep_se
     let res = http.get(url("/agency/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     println!("agency: both replicas stopped -> JSON 502 on both routes; restarted -> 200");
+}
+
+/// The gateway's `limit_req` on the login and token endpoints (10 r/s per address, bursts of
+/// 20): here rather than against the shared stack, because the limit is per client address and
+/// a burst there would answer 429 to whoever logs in next from 127.0.0.1.
+#[tokio::test]
+#[ignore = "fills the gateway's login rate limit: run by scripts/e2e-replicas against its own stack"]
+async fn login_endpoints_are_rate_limited_by_the_gateway_with_a_json_429() {
+    let _serial = SERIAL.lock().await;
+    require_replica_stack();
+    let http = load_client();
+    for path in [
+        "/partner/api/internal/v1/auth/login",
+        "/virtool/api/account/login",
+        "/agency/oauth/token",
+    ] {
+        // Malformed JSON: the services answer 400 without counting a failed login, so only the
+        // gateway can answer 429.
+        let sends = (0..60).map(|_| {
+            http.post(url(path))
+                .header("content-type", "application/json")
+                .body("{")
+                .send()
+        });
+        let mut limited = 0;
+        let mut passed = 0;
+        for res in futures_join_all(sends).await {
+            let res = res.unwrap();
+            match res.status().as_u16() {
+                429 => {
+                    assert_eq!(res.headers()["retry-after"], "1", "{path}");
+                    assert_eq!(
+                        json(res).await,
+                        json!({"message":"Too Many Requests"}),
+                        "{path}"
+                    );
+                    limited += 1;
+                }
+                400 => passed += 1,
+                other => panic!("{path}: unexpected {other}"),
+            }
+        }
+        println!(
+            "{path}: 60 at once -> {passed} reached the service, {limited} got the gateway's 429"
+        );
+        assert!(
+            passed >= 20 && limited >= 20,
+            "{path}: {passed} passed, {limited} limited"
+        );
+        // Other endpoints are not limited.
+        for _ in 0..40 {
+            let res = http.get(url("/partner/healthz")).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+        }
+        // Let the bucket drain (10 r/s) before the next endpoint or test logs in.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+/// Runs the futures concurrently (a small `join_all`, without the `futures` crate).
+async fn futures_join_all<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }
