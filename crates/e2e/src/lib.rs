@@ -78,7 +78,7 @@ pub async fn service_log_lines(
     loop {
         let mut found = Vec::new();
         for name in [format!("{short}.log"), format!("{short}-2.log")] {
-            let Ok(text) = std::fs::read_to_string(dir.join(&name)) else {
+            let Some(text) = read_tail(&dir.join(&name), 8 << 20) else {
                 continue;
             };
             found.extend(
@@ -92,6 +92,18 @@ pub async fn service_log_lines(
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// The last `max` bytes of a file (a long-running stack's logs grow; the lines a test looks
+/// for are recent), lossily as text.
+fn read_tail(path: &std::path::Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The first string field named `key` anywhere in a JSON value (log lines nest the request's
