@@ -5,7 +5,6 @@ use crate::error::Shape;
 use crate::routes;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,14 +50,9 @@ pub fn build(
         InitError = (),
     >,
 > {
-    App::new()
-        .app_data(web::Data::new(state.core.clone()))
-        .app_data(web::Data::new(state))
-        .app_data(http::json_config::<Shape>())
-        .app_data(http::path_config::<Shape>())
-        .app_data(http::query_config::<Shape>())
-        .wrap(from_fn(http::observe))
-        .configure(http::ops_routes::<Shape>)
-        .configure(routes::configure)
-        .default_service(web::to(http::not_found::<Shape>))
+    let core = state.core.clone();
+    http::app::<Shape>(&core, move |cfg| {
+        cfg.app_data(web::Data::new(state));
+        routes::configure(cfg);
+    })
 }

@@ -163,6 +163,32 @@ pub fn resource<S: ErrorShape>(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed::<S>))
 }
 
+/// The `App` every service serves: `Core` as `web::Data`, the JSON/path/query configs and the
+/// 404 fallback in shape `S`, the [`observe`] middleware and the operations routes; `routes`
+/// adds the service's own state and routes.
+pub fn app<S: ErrorShape>(
+    core: &Core,
+    routes: impl FnOnce(&mut web::ServiceConfig),
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new()
+        .app_data(web::Data::new(core.clone()))
+        .app_data(json_config::<S>())
+        .app_data(path_config::<S>())
+        .app_data(query_config::<S>())
+        .wrap(actix_web::middleware::from_fn(observe))
+        .configure(ops_routes::<S>)
+        .configure(routes)
+        .default_service(web::to(not_found::<S>))
+}
+
 /// What every handler of every service may need, shared behind `web::Data<Core>`.
 #[derive(Clone)]
 pub struct Core {
