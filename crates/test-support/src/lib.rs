@@ -152,3 +152,166 @@ pub async fn json(res: reqwest::Response) -> serde_json::Value {
     let text = res.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"))
 }
+
+/// Hand-made JSON Web Tokens for the authentication-attack tests: `header` and `claims` as
+/// given, signed HMAC-SHA256 with `secret` whatever `alg` the header names.
+pub mod forge {
+    use hmac::{Hmac, Mac};
+    use serde_json::{json, Value};
+
+    /// Unpadded base64url.
+    pub fn b64url(bytes: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..=chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    /// `header.claims.HMAC-SHA256(secret)`.
+    pub fn sign(header: &Value, claims: &Value, secret: &[u8]) -> String {
+        let h = b64url(header.to_string().as_bytes());
+        let c = b64url(claims.to_string().as_bytes());
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{h}.{c}").as_bytes());
+        format!("{h}.{c}.{}", b64url(&mac.finalize().into_bytes()))
+    }
+
+    pub fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    /// A public key in PEM, as an attacker would use it for the HS/RS confusion (the server
+    /// has no RSA key; the token must fail whatever key the attacker picked).
+    const PUBLIC_KEY_PEM: &str = "-----BEGIN PUBLIC KEY-----\n\
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n\
+4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u\n\
++qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyeh\n\
+kd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ\n\
+0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdg\n\
+cKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbc\n\
+mwIDAQAB\n-----END PUBLIC KEY-----\n";
+
+    /// `(what, token)` for every attack of issue 8 item 5, built from `valid` — the claims of a
+    /// token the service accepts (`iss`, `aud`, `sub`, `iat`, `exp` and its own claims). Each
+    /// must be refused with 401. `control(valid, secret)` is the same claims signed right.
+    pub fn attacks(valid: &Value, secret: &[u8]) -> Vec<(&'static str, String)> {
+        let hs = json!({"alg":"HS256","typ":"JWT"});
+        let with = |changes: Value| {
+            let mut c = valid.clone();
+            for (k, v) in changes.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            c
+        };
+        let unsigned = |alg: &str| {
+            format!(
+                "{}.{}.",
+                b64url(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes()),
+                b64url(valid.to_string().as_bytes())
+            )
+        };
+        let t = now();
+        let mut out = vec![
+            ("alg none", unsigned("none")),
+            ("alg None", unsigned("None")),
+            ("alg NONE", unsigned("NONE")),
+            ("alg none without the last dot", {
+                let s = unsigned("none");
+                s[..s.len() - 1].to_owned()
+            }),
+            ("alg none with the real signature", {
+                let good = sign(&hs, valid, secret);
+                let sig = good.rsplit('.').next().unwrap().to_owned();
+                format!("{}{sig}", unsigned("none"))
+            }),
+            (
+                "wrong key",
+                sign(&hs, valid, b"another-key-another-key-another-key!"),
+            ),
+            (
+                "RS256 header, HMAC with the real secret",
+                sign(&json!({"alg":"RS256","typ":"JWT"}), valid, secret),
+            ),
+            (
+                "HS256 signed with a public key as the secret",
+                sign(&hs, valid, PUBLIC_KEY_PEM.as_bytes()),
+            ),
+            (
+                "HS512 header",
+                sign(&json!({"alg":"HS512","typ":"JWT"}), valid, secret),
+            ),
+            (
+                "ES256 header",
+                sign(&json!({"alg":"ES256","typ":"JWT"}), valid, secret),
+            ),
+            (
+                "wrong aud",
+                sign(&hs, &with(json!({"aud":"another-svc"})), secret),
+            ),
+            (
+                "aud as a list with another service",
+                sign(&hs, &with(json!({"aud":["another-svc"]})), secret),
+            ),
+            (
+                "wrong iss",
+                sign(&hs, &with(json!({"iss":"another-svc"})), secret),
+            ),
+            (
+                "expired (past the 30 s leeway)",
+                sign(
+                    &hs,
+                    &with(json!({"iat": t - 7200, "exp": t - 3600})),
+                    secret,
+                ),
+            ),
+            (
+                "issued in the future",
+                sign(
+                    &hs,
+                    &with(json!({"iat": t + 3600, "exp": t + 7200})),
+                    secret,
+                ),
+            ),
+            ("no exp", {
+                let mut c = valid.clone();
+                c.as_object_mut().unwrap().remove("exp");
+                sign(&hs, &c, secret)
+            }),
+            ("no sub", {
+                let mut c = valid.clone();
+                c.as_object_mut().unwrap().remove("sub");
+                sign(&hs, &c, secret)
+            }),
+            ("tampered claims", {
+                let good = sign(&hs, valid, secret);
+                let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+                parts[1] = b64url(with(json!({"sub": "someone-else"})).to_string().as_bytes());
+                parts.join(".")
+            }),
+            ("garbage", "garbage".to_owned()),
+            ("three dots of garbage", "a.b.c".to_owned()),
+            ("not base64", "%%%.***.!!!".to_owned()),
+            ("a huge token", "A".repeat(8000)),
+        ];
+        out.push(("empty header JSON", sign(&json!({}), valid, secret)));
+        out
+    }
+
+    /// The valid claims signed right: the control that proves [`attacks`] tests the key only.
+    pub fn control(valid: &Value, secret: &[u8]) -> String {
+        sign(&json!({"alg":"HS256","typ":"JWT"}), valid, secret)
+    }
+}
