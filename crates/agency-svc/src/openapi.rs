@@ -23,6 +23,7 @@ use utoipa::OpenApi;
         wire::UserBody,
         wire::TokenJson,
         wire::TokenBody,
+        wire::TokenBadRequestJson,
         wire::MessageJson,
         wire::ValidationJson,
         wire::OAuthErrorJson,

@@ -119,6 +119,16 @@ pub struct OAuthErrorJson {
     pub message: String,
 }
 
+/// The token endpoint's 400: OAuth's `unsupported_grant_type` (all three fields), or a body that
+/// is neither JSON nor a form (`{"message": "Malformed JSON."}` only).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenBadRequestJson {
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub message: String,
+}
+
 /// A checked create or update: each `Some` is a field to set.
 #[derive(Debug, Default)]
 pub struct UserInput {

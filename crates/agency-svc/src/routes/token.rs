@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::auth::TokenClaims;
 use crate::db;
 use crate::error::ApiError;
-use crate::wire::{MessageJson, OAuthErrorJson, TokenBody, TokenJson};
+use crate::wire::{MessageJson, OAuthErrorJson, TokenBadRequestJson, TokenBody, TokenJson};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 use user_core::http::{read_body, Problem};
@@ -73,7 +73,7 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<Grant, ApiError> {
     request_body(content = TokenBody, content_type = "application/json"),
     responses(
         (status = 200, body = TokenJson),
-        (status = 400, description = "Unsupported grant type or malformed body", body = OAuthErrorJson),
+        (status = 400, description = "Unsupported grant type (OAuth shape) or malformed body (message only)", body = TokenBadRequestJson),
         (status = 401, body = OAuthErrorJson),
         (status = 413, body = MessageJson),
         (status = 415, body = MessageJson),
