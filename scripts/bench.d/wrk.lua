@@ -1,0 +1,33 @@
+-- wrk script for scripts/bench. Everything comes from the environment:
+--   BENCH_METHOD  GET (default) or POST
+--   BENCH_AUTH    value of the Authorization header (absent when empty)
+--   BENCH_BODY    request body (sent with Content-Type: application/json)
+-- At the end it prints one machine-readable line:
+--   BENCH rps=<req/s> p50=<ms> p99=<ms> mean=<ms> requests=<n> errors=<n>
+-- where errors counts non-2xx/3xx answers, connect/read/write errors and timeouts.
+local method = os.getenv("BENCH_METHOD") or "GET"
+local auth = os.getenv("BENCH_AUTH") or ""
+local body = os.getenv("BENCH_BODY") or ""
+
+wrk.method = method
+if auth ~= "" then
+    wrk.headers["Authorization"] = auth
+end
+if body ~= "" then
+    wrk.body = body
+    wrk.headers["Content-Type"] = "application/json"
+end
+
+done = function(summary, latency, requests)
+    local e = summary.errors
+    local errors = e.connect + e.read + e.write + e.timeout + e.status
+    local seconds = summary.duration / 1000000
+    io.write(string.format(
+        "BENCH rps=%.1f p50=%.2f p99=%.2f mean=%.2f requests=%d errors=%d\n",
+        summary.requests / seconds,
+        latency:percentile(50) / 1000,
+        latency:percentile(99) / 1000,
+        latency.mean / 1000,
+        summary.requests,
+        errors))
+end
