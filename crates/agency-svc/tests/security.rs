@@ -13,8 +13,12 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use test_support::{forge, json};
 
+/// The timing test runs alone in this binary: the other tests hold this lock shared.
+static QUIET: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 #[tokio::test]
 async fn forged_expired_and_foreign_tokens_are_401_unauthenticated() {
+    let _shared = QUIET.read().await;
     let app = spawn_app().await;
     let token = app.token().await;
     let valid = forge::claims_of(&token);
@@ -54,6 +58,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::test]
 async fn an_unknown_client_takes_as_long_as_a_wrong_secret() {
+    let _alone = QUIET.write().await;
     // A realistic cost (10, the smallest the services accept without ALLOW_WEAK_BCRYPT); the
     // bootstrap client's secret is hashed at that cost by the service itself.
     let app = spawn_app_with(&[
@@ -80,19 +85,32 @@ async fn an_unknown_client_takes_as_long_as_a_wrong_secret() {
     // Warm-up: the first unknown client also computes the dummy hash.
     attempt("nobody").await;
     attempt(CLIENT_ID).await;
-    let (mut known, mut unknown) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        known.push(attempt(CLIENT_ID).await);
-        unknown.push(attempt("nobody").await);
+    // Up to three rounds of 7 interleaved pairs: noise from a busy machine only adds time at
+    // random, so one round within 20 % is enough; a real difference fails every round.
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            known.push(attempt(CLIENT_ID).await);
+            unknown.push(attempt("nobody").await);
+        }
+        let (k, u) = (median(known), median(unknown));
+        let diff =
+            k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()) - 1.0;
+        rounds.push(format!(
+            "median wrong secret {k:?}, unknown client {u:?}, difference {diff:.2}"
+        ));
+        if diff <= 0.2 {
+            println!("{rounds:#?}");
+            return;
+        }
     }
-    let (k, u) = (median(known), median(unknown));
-    let diff = k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()) - 1.0;
-    println!("median wrong secret {k:?}, unknown client {u:?}, difference {diff:.2}");
-    assert!(diff <= 0.2, "known {k:?} vs unknown {u:?}");
+    panic!("login timing differs by more than 20 %: {rounds:#?}");
 }
 
 #[tokio::test]
 async fn twenty_concurrent_patches_to_one_email_leave_one_winner() {
+    let _shared = QUIET.read().await;
     let app = spawn_app().await;
     let token = app.token().await;
     let mut ids = Vec::new();
@@ -156,6 +174,7 @@ async fn twenty_concurrent_patches_to_one_email_leave_one_winner() {
 
 #[tokio::test]
 async fn another_agency_group_gets_404_everywhere_and_changes_nothing() {
+    let _shared = QUIET.read().await;
     let app = spawn_app().await;
     let token = app.token().await;
     let mut users = Vec::new();

@@ -14,8 +14,12 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use test_support::{forge, json};
 
+/// The timing test runs alone in this binary: the other tests hold this lock shared.
+static QUIET: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 #[tokio::test]
 async fn forged_expired_and_foreign_tokens_are_401_unauthenticated() {
+    let _shared = QUIET.read().await;
     let app = spawn_app().await;
     let token = app.admin_token().await;
     let valid = forge::claims_of(&token);
@@ -37,6 +41,7 @@ async fn forged_expired_and_foreign_tokens_are_401_unauthenticated() {
 
 #[tokio::test]
 async fn the_eleventh_bad_password_is_429_and_a_good_login_works_after_the_window() {
+    let _shared = QUIET.read().await;
     let app = spawn_app_with(&[("LOGIN_WINDOW_SECONDS", "2")]).await;
     for i in 0..10 {
         let res = app.login(ADMIN_EMAIL, "wrong-password").await;
@@ -63,6 +68,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::test]
 async fn an_unknown_email_takes_as_long_as_a_wrong_password() {
+    let _alone = QUIET.write().await;
     // Cost 10 (the smallest accepted without ALLOW_WEAK_BCRYPT); the bootstrap admin's hash is
     // made by the service at that cost.
     let app = spawn_app_with(&[
@@ -82,19 +88,32 @@ async fn an_unknown_email_takes_as_long_as_a_wrong_password() {
     };
     attempt("nobody@example.com").await;
     attempt(ADMIN_EMAIL).await;
-    let (mut known, mut unknown) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        known.push(attempt(ADMIN_EMAIL).await);
-        unknown.push(attempt("nobody@example.com").await);
+    // Up to three rounds of 7 interleaved pairs: noise from a busy machine only adds time at
+    // random, so one round within 20 % is enough; a real difference fails every round.
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            known.push(attempt(ADMIN_EMAIL).await);
+            unknown.push(attempt("nobody@example.com").await);
+        }
+        let (k, u) = (median(known), median(unknown));
+        let diff =
+            k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()) - 1.0;
+        rounds.push(format!(
+            "median wrong password {k:?}, unknown email {u:?}, difference {diff:.2}"
+        ));
+        if diff <= 0.2 {
+            println!("{rounds:#?}");
+            return;
+        }
     }
-    let (k, u) = (median(known), median(unknown));
-    let diff = k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()) - 1.0;
-    println!("median wrong password {k:?}, unknown email {u:?}, difference {diff:.2}");
-    assert!(diff <= 0.2, "known {k:?} vs unknown {u:?}");
+    panic!("login timing differs by more than 20 %: {rounds:#?}");
 }
 
 #[tokio::test]
 async fn twenty_concurrent_updates_to_one_email_leave_one_winner() {
+    let _shared = QUIET.read().await;
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let mut ids = Vec::new();
@@ -142,6 +161,7 @@ async fn twenty_concurrent_updates_to_one_email_leave_one_winner() {
 
 #[tokio::test]
 async fn a_manager_of_another_partner_gets_403_or_404_everywhere_and_changes_nothing() {
+    let _shared = QUIET.read().await;
     let app = spawn_app().await;
     let a = app.alpha;
     let victims = [
