@@ -6,7 +6,7 @@
 //!
 //! These tests stop and start processes, so they never run against the shared stack: they are
 //! `#[ignore]`d and `scripts/e2e-replicas` runs them against a stack of their own (state in
-//! `.stack/replicas`, services on 9081.. and 9181.., gateway on 9080, a fresh database), with
+//! `.stack/replicas`, services on 13081.. and 13181.., gateway on 13080 (or the next free block), a fresh database), with
 //! `E2E_REPLICAS=1`, `E2E_GATEWAY`, `E2E_STACK_DIR`, `STACK_ENV_DIR` and the `STACK_*` variables
 //! that `scripts/stack up` needs to restart what the test stopped.
 //!
