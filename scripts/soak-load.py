@@ -160,6 +160,12 @@ class Agency(Service):
         assert st == 200, (st, body)
         self.agency = body[0]["id"]
 
+    def login_probe(self):
+        return request(self.port, "POST", "/oauth/token", {
+            "grant_type": "client_credentials",
+            "client_id": self.env["BOOTSTRAP_CLIENT_ID"],
+            "client_secret": self.env["BOOTSTRAP_CLIENT_SECRET"]}, timeout=5)
+
     def write(self, key):
         st, h, body, t = self.api("POST", f"/agency/{self.agency}/user", {
             "firstname": "Soak", "lastname": key, "email": key + "@soak.example",
@@ -190,6 +196,9 @@ class Jive(Service):
         self.auth = {"Authorization": self.env["BOOTSTRAP_ADMIN_ACCESS_KEY"]}
         st, _, body, _ = self.api("GET", "/api/users?p=1")
         assert st == 200, (st, body)
+
+    def login_probe(self):
+        return self.api("GET", "/api/users?p=1", timeout=5)
 
     def write(self, key):
         st, h, body, t = self.api("POST", "/api/users", {
@@ -225,6 +234,11 @@ class Partner(Service):
         self.auth = {"Authorization": "Bearer " + body["data"]["access_token"]}
         self.partner = int(psql("SELECT min(id) FROM partner.partners")[0])
 
+    def login_probe(self):
+        return request(self.port, "POST", "/api/internal/v1/auth/login", {
+            "email": self.env["BOOTSTRAP_ADMIN_EMAIL"],
+            "password": self.env["BOOTSTRAP_ADMIN_PASSWORD"]}, timeout=5)
+
     def write(self, key):
         st, h, body, t = self.api("POST", f"/api/internal/v1/partners/{self.partner}/users", {
             "first_name": "Soak", "last_name": key, "email": key + "@soak.example",
@@ -259,6 +273,11 @@ class Virtool(Service):
             "password": self.env["BOOTSTRAP_ADMIN_PASSWORD"]})
         assert st == 200, (st, body)
         self.auth = {"Authorization": "Bearer " + body["token"]}
+
+    def login_probe(self):
+        return request(self.port, "POST", "/api/account/login", {
+            "username": self.env["BOOTSTRAP_ADMIN_USER"],
+            "password": self.env["BOOTSTRAP_ADMIN_PASSWORD"]}, timeout=5)
 
     def write(self, key):
         st, h, body, t = self.api("POST", "/api/users", {"user_id": key,
@@ -360,12 +379,14 @@ def faults(services):
     subprocess.run(PG_STOP, shell=True, check=True)
     t_down = time.monotonic()
     say(f"postgres stopped ({t_down - t_stop:.1f} s)")
-    probes = {s.short: {"ready": set(), "health": set(), "first_503": None} for s in services}
+    probes = {s.short: {"ready": set(), "health": set(), "login": []} for s in services}
     while time.monotonic() - t_down < OUTAGE_SECONDS:
         for s in services:
             p = probes[s.short]
             p["ready"].add(request(s.port, "GET", "/readyz", timeout=limit + 1)[0])
             p["health"].add(request(s.port, "GET", "/healthz", timeout=limit + 1)[0])
+            # The login (jive: a key lookup) needs the database too.
+            p["login"].append(s.login_probe())
             if not s.alive():
                 fail(f"faults {s.short}: the process exited during the outage")
         time.sleep(0.3)
@@ -413,6 +434,12 @@ def faults(services):
                  f"{sorted(set(r[3] for r in errors))} e.g. {errors[0][5]!r}")
         if p["ready"] != {503}:
             fail(f"faults {s.short}: /readyz answered {sorted(p['ready'])} during the outage")
+        logins = p["login"]
+        bad_login = [r for r in logins if r[0] != 503 or not s.shape_503(r[2])
+                     or not r[1].get("retry-after", "").isdigit() or r[3] > limit]
+        if bad_login:
+            fail(f"faults {s.short}: login during the outage: {bad_login[0][0]} {bad_login[0][2]!r} "
+                 f"in {bad_login[0][3]:.2f} s")
         if p["health"] != {200}:
             fail(f"faults {s.short}: /healthz answered {sorted(p['health'])} during the outage")
         if s.short not in recovered:
@@ -423,12 +450,13 @@ def faults(services):
             fail(f"faults {s.short}: the process is gone")
         lost, stored = check_stored(s, load, "faults")
         slowest = max((r[6] for r in during), default=0)
-        say(f"{s.short:8} requests {len(load.records):5}  during outage {len(during):4} "
+        say(f"{s.short:8} requests {len(load.records) + len(logins):5}  during outage "
+            f"{len(during) + len(logins):4} "
             f"(all 503: {not bad}, slowest {slowest:.2f} s)  503s {n503:4}  acknowledged writes "
             f"{len(load.acked):4}  stored {stored:4}  lost {lost}  recovered in "
             f"{recovered.get(s.short, float('nan')):.1f} s  same pid {s.alive()}")
-        totals["requests"] += len(load.records)
-        totals["503"] += n503
+        totals["requests"] += len(load.records) + len(logins)
+        totals["503"] += n503 + sum(1 for r in logins if r[0] == 503)
         totals["lost"] += lost
     say(f"faults total: {totals['requests']} requests, {totals['503']} answered 503, "
         f"{totals['lost']} acknowledged writes lost")
@@ -467,7 +495,8 @@ def shutdown(services):
                  f"{sorted(set(r[3] for r in errs))} e.g. {errs[0][5]!r}")
         lost, stored = check_stored(s, load, "shutdown")
         say(f"{s.short:8} writes {len(load.records):5}  acknowledged {len(load.acked):4}  "
-            f"in flight at SIGTERM {len(in_flight):2} (reset {len(reset)})  refused after "
+            f"in flight at SIGTERM {len(in_flight):2} (completed "
+            f"{sum(1 for r in in_flight if r[3] in (200, 201))}, reset {len(reset)})  refused after "
             f"{len(after):3}  stored "
             f"{stored:4}  lost {lost}  half-written 0  exit code {code}  exit after "
             f"{took:.2f} s")
