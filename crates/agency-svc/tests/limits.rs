@@ -46,15 +46,17 @@ fn field_cases(good: &Value) -> Vec<(String, String, Vec<u8>)> {
 /// Bodies that are not JSON at all, or JSON nested beyond any parser's depth limit.
 fn body_cases(good: &Value) -> Vec<(&'static str, Vec<u8>)> {
     let text = serde_json::to_string(good).unwrap();
-    // Invalid UTF-8 inside a string value (0xff never occurs in UTF-8).
-    let invalid_utf8 = text.replacen(":\"", ":\"\u{1}", 1).into_bytes();
-    let invalid_utf8: Vec<u8> = invalid_utf8
-        .into_iter()
-        .map(|b| if b == 1 { 0xff } else { b })
-        .collect();
-    // A raw NUL byte in the JSON text (JSON allows it only escaped).
-    let raw_nul = text.replacen(":\"", ":\"\u{0}", 1).into_bytes();
-    vec![
+    // Inside the first string value (the first key when there is none): a byte that never
+    // occurs in UTF-8, and a raw NUL (JSON allows control characters only escaped).
+    let at = text.find(":\"").map_or(2, |i| i + 2);
+    let inject = |byte: u8| {
+        let mut bytes = text.clone().into_bytes();
+        bytes.insert(at, byte);
+        bytes
+    };
+    let invalid_utf8 = inject(0xff);
+    let raw_nul = inject(0);
+    let cases = vec![
         ("invalid UTF-8", invalid_utf8),
         ("a raw NUL byte", raw_nul),
         (
@@ -65,7 +67,14 @@ fn body_cases(good: &Value) -> Vec<(&'static str, Vec<u8>)> {
             "10 000 nested objects",
             [b"{\"a\":".repeat(LONG), b"1".to_vec(), b"}".repeat(LONG)].concat(),
         ),
-    ]
+    ];
+    for (what, body) in &cases {
+        assert!(
+            serde_json::from_slice::<Value>(body).is_err(),
+            "{what} must not be JSON"
+        );
+    }
+    cases
 }
 
 async fn raw(
