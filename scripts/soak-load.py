@@ -378,7 +378,7 @@ def faults(services):
     t_stop = time.monotonic()
     subprocess.run(PG_STOP, shell=True, check=True)
     t_down = time.monotonic()
-    say(f"postgres stopped ({t_down - t_stop:.1f} s)")
+    say(f"postgres {ENV.get('SOAK_FAULT', 'stop')} done ({t_down - t_stop:.1f} s)")
     probes = {s.short: {"ready": set(), "health": set(), "login": []} for s in services}
     while time.monotonic() - t_down < OUTAGE_SECONDS:
         for s in services:
@@ -392,7 +392,7 @@ def faults(services):
         time.sleep(0.3)
     subprocess.run(PG_START, shell=True, check=True)
     t_up = time.monotonic()
-    say(f"postgres started again ({t_up - t_down:.1f} s after it was down)")
+    say(f"postgres back ({t_up - t_down:.1f} s after the fault)")
     recovered = {}
     while len(recovered) < len(services) and time.monotonic() - t_up < 20:
         for s in services:
@@ -450,11 +450,15 @@ def faults(services):
             fail(f"faults {s.short}: the process is gone")
         lost, stored = check_stored(s, load, "faults")
         slowest = max((r[6] for r in during), default=0)
+        # Requests already running when the fault began (reported, not checked: with a stopped
+        # server they fail at once; with a frozen one they wait for it, see docs/reliability.md).
+        spanning = max((r[6] for r in load.records if r[0] < t_down < r[1]), default=0)
         say(f"{s.short:8} requests {len(load.records) + len(logins):5}  during outage "
             f"{len(during) + len(logins):4} "
             f"(all 503: {not bad}, slowest {slowest:.2f} s)  503s {n503:4}  acknowledged writes "
             f"{len(load.acked):4}  stored {stored:4}  lost {lost}  recovered in "
-            f"{recovered.get(s.short, float('nan')):.1f} s  same pid {s.alive()}")
+            f"{recovered.get(s.short, float('nan')):.1f} s  same pid {s.alive()}  longest request "
+            f"spanning the fault {spanning:.2f} s")
         totals["requests"] += len(load.records) + len(logins)
         totals["503"] += n503 + sum(1 for r in logins if r[0] == 503)
         totals["lost"] += lost
