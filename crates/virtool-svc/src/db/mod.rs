@@ -122,28 +122,39 @@ async fn views(conn: &mut Conn, rows: Vec<User>) -> Result<Vec<UserView>, DbErro
         .into_iter()
         .map(|user| {
             let held = by_user.remove(&user.id).unwrap_or_default();
-            let permissions =
-                Permissions::effective(held.iter().map(|g| (g.id.as_str(), g.permissions)));
-            UserView {
-                user,
-                groups: held.into_iter().map(|g| g.id).collect(),
-                permissions,
-            }
+            view(user, held)
         })
         .collect())
 }
 
-pub async fn find_user(conn: &mut Conn, id: &str) -> Result<Option<UserView>, DbError> {
-    let row = users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .await
-        .optional()?;
-    match row {
-        None => Ok(None),
-        Some(row) => Ok(views(conn, vec![row]).await?.pop()),
+/// A user with the groups it holds (sorted by id).
+fn view(user: User, held: Vec<Group>) -> UserView {
+    let permissions = Permissions::effective(held.iter().map(|g| (g.id.as_str(), g.permissions)));
+    UserView {
+        user,
+        groups: held.into_iter().map(|g| g.id).collect(),
+        permissions,
     }
+}
+
+/// One user with its groups, in one round trip (a row per group, or one row without a group).
+pub async fn find_user(conn: &mut Conn, id: &str) -> Result<Option<UserView>, DbError> {
+    let rows: Vec<(User, Option<Group>)> = users::table
+        .left_join(memberships::table.inner_join(groups::table))
+        .filter(users::id.eq(id))
+        .select((User::as_select(), Option::<Group>::as_select()))
+        .load(conn)
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some((user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let mut held: Vec<Group> = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, group)| group))
+        .collect();
+    held.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Some(view(user, held)))
 }
 
 /// At most `limit` users with ids after `after`, by id; with `find`, only ids containing it
