@@ -507,6 +507,8 @@ def shutdown(services):
 
 
 def main():
+    # TERM (scripts/soak forwards it) unwinds through the `finally` below: no service is left.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     services = [Agency(), Jive(), Partner(), Virtool()]
     try:
         for s in services:
