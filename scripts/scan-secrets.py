@@ -9,6 +9,9 @@
       was given to OUT/secrets.json.
   scan-secrets.py scan   OUT LOG...
       Scans every recorded response and every line of the LOG files.
+  scan-secrets.py logs   ENV_DIR LOG...
+      Scans log files only, for the env files' secrets, bcrypt hashes and JWTs (used by
+      scripts/fuzz-api on the logs of thousands of fuzzed requests).
 
 What may appear where (anything else is a hit):
   - an issued JWT: only in the body of the response that issued it, in the field the
@@ -378,7 +381,36 @@ def scan(out, logs):
     return 1 if hits else 0
 
 
+def scan_logs(env_dir, logs):
+    """Logs only (scripts/fuzz-api): the env files' secrets, bcrypt hashes and JWTs."""
+    never = set()
+    for s in ("agency", "jive", "partner", "virtool"):
+        e = env_file(f"{env_dir}/{s}.env")
+        for k in ("JWT_SECRET", "BOOTSTRAP_CLIENT_SECRET", "BOOTSTRAP_ADMIN_PASSWORD",
+                  "BOOTSTRAP_ADMIN_ACCESS_KEY"):
+            if e.get(k):
+                never.add(e[k])
+    hits, lines = [], 0
+    for log in logs:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                lines += 1
+                text = "\n".join([line, *log_views(line)])
+                if any(s in text for s in never):
+                    hits.append(f"{log}:{n}: a secret of the env file")
+                if BCRYPT.search(text):
+                    hits.append(f"{log}:{n}: a bcrypt hash")
+                if JWT.search(text):
+                    hits.append(f"{log}:{n}: a JWT")
+    for h in hits[:50]:
+        print(f"HIT {h}")
+    print(f"secrets scan of the fuzzed services' debug logs: {lines} lines, {len(hits)} hits")
+    return 1 if hits else 0
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[1] == "logs":
+        return scan_logs(argv[2], argv[3:])
     if len(argv) >= 3 and argv[1] == "drive":
         bases = dict(a.split("=", 1) for a in argv[4:])
         return drive(argv[2], argv[3], bases)
