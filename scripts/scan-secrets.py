@@ -9,6 +9,9 @@
       was given to OUT/secrets.json.
   scan-secrets.py scan   OUT LOG...
       Scans every recorded response and every line of the LOG files.
+  scan-secrets.py har    ENV_DIR HAR...
+      Scans the responses schemathesis recorded (scripts/fuzz-api): no bcrypt hash or
+      env-file secret anywhere, JWTs only in a token field, jive keys only in `access_key`.
   scan-secrets.py logs   ENV_DIR LOG...
       Scans log files only, for the env files' secrets, bcrypt hashes and JWTs (used by
       scripts/fuzz-api on the logs of thousands of fuzzed requests).
@@ -408,7 +411,61 @@ def scan_logs(env_dir, logs):
     return 1 if hits else 0
 
 
+TOKEN_FIELDS = [["access_token"], ["data", "access_token"], ["token"]]
+KEY_FIELDS = [["access_key"], ["*", "access_key"], ["users", "*", "access_key"]]
+
+
+def scan_har(env_dir, hars):
+    """Responses recorded by schemathesis (HAR): no bcrypt hash or env-file secret anywhere;
+    JWTs only in a token field of a JSON body, jive access keys only in `access_key` fields."""
+    never, keys = set(), set()
+    for s in ("agency", "jive", "partner", "virtool"):
+        e = env_file(f"{env_dir}/{s}.env")
+        for k in ("JWT_SECRET", "BOOTSTRAP_CLIENT_SECRET", "BOOTSTRAP_ADMIN_PASSWORD"):
+            if e.get(k):
+                never.add(e[k])
+        if e.get("BOOTSTRAP_ADMIN_ACCESS_KEY"):
+            keys.add(e["BOOTSTRAP_ADMIN_ACCESS_KEY"])
+    hits, responses = [], 0
+    for har in hars:
+        with open(har, encoding="utf-8") as f:
+            entries = json.load(f)["log"]["entries"]
+        for entry in entries:
+            res = entry.get("response") or {}
+            responses += 1
+            where = f"{entry['request']['method']} {entry['request']['url'][:120]} -> {res.get('status')}"
+            body = (res.get("content") or {}).get("text") or ""
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            if parsed is not None:
+                tokens = set()
+                for path in TOKEN_FIELDS:
+                    value = pick(parsed, path)
+                    if isinstance(value, str) and JWT.fullmatch(value):
+                        tokens.add(value)
+                for path in TOKEN_FIELDS:
+                    parsed = strip_allowed(parsed, path, tokens)
+                for path in KEY_FIELDS:
+                    parsed = strip_allowed(parsed, path, keys)
+                body = json.dumps(parsed)
+            text = body + "\n" + json.dumps(res.get("headers") or [])
+            if any(s in text for s in never | keys):
+                hits.append(f"{har}: {where}: a secret of the env files")
+            if BCRYPT.search(text):
+                hits.append(f"{har}: {where}: a bcrypt hash")
+            if JWT.search(text):
+                hits.append(f"{har}: {where}: a JWT outside a token field")
+    for h in hits[:50]:
+        print(f"HIT {h}")
+    print(f"secrets scan of the fuzzed responses: {responses} responses, {len(hits)} hits")
+    return 1 if hits else 0
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[1] == "har":
+        return scan_har(argv[2], argv[3:])
     if len(argv) >= 3 and argv[1] == "logs":
         return scan_logs(argv[2], argv[3:])
     if len(argv) >= 3 and argv[1] == "drive":
