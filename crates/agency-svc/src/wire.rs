@@ -68,14 +68,20 @@ impl From<User> for UserJson {
 #[allow(dead_code)]
 pub struct UserBody {
     /// Required on create; ≤ 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub firstname: Option<String>,
+    #[schema(max_length = 255)]
     pub lastname: Option<String>,
     /// Required on create; valid; unique (case-insensitive).
+    #[schema(format = Email, max_length = 255)]
     pub email: Option<String>,
     /// ≤ 32 characters.
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
     /// ≥ 8 characters, ≤ 72 bytes; needs `new_password_confirmation`.
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: Option<String>,
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password_confirmation: Option<String>,
 }
 

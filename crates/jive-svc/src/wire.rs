@@ -91,9 +91,12 @@ impl StatusJson {
 #[allow(dead_code)]
 pub struct UserBody {
     /// ≤ 255 characters, trimmed.
+    #[schema(max_length = 255)]
     pub first_name: Option<String>,
+    #[schema(max_length = 255)]
     pub last_name: Option<String>,
     /// Required on create; a valid email, unique in the org (case-insensitive).
+    #[schema(format = Email, max_length = 255)]
     pub email_address: Option<String>,
     /// Default `true`.
     pub active: Option<bool>,
@@ -101,7 +104,7 @@ pub struct UserBody {
     #[schema(value_type = Option<Object>)]
     pub user_permissions: Option<Value>,
     /// Create only: 8 characters to 72 bytes; without it the user gets a random password.
-    #[schema(min_length = 8)]
+    #[schema(min_length = 8, max_length = 72)]
     pub password: Option<String>,
 }
 
@@ -110,7 +113,7 @@ pub struct UserBody {
 #[allow(dead_code)]
 pub struct PasswordBody {
     /// 8 characters to 72 bytes.
-    #[schema(min_length = 8)]
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: String,
 }
 

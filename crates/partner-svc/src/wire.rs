@@ -97,12 +97,16 @@ pub struct UserPage {
 #[allow(dead_code)]
 pub struct CreateBody {
     /// Required; ≤ 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub first_name: String,
     /// Required; ≤ 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub last_name: String,
     /// Required; valid. An existing user with this email is attached instead.
+    #[schema(format = Email, max_length = 255)]
     pub email: String,
     /// Required; ≥ 8 characters, ≤ 72 bytes.
+    #[schema(min_length = 8, max_length = 72)]
     pub password: String,
     /// Optional; only permissions the caller holds itself.
     #[schema(example = json!(["users.read"]))]
@@ -113,12 +117,17 @@ pub struct CreateBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct UpdateBody {
+    #[schema(min_length = 1, max_length = 255)]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
     pub last_name: Option<String>,
     /// Unique (case-insensitive), ignoring the user itself.
+    #[schema(format = Email, max_length = 255)]
     pub email: Option<String>,
     /// ≥ 8 characters, ≤ 72 bytes; needs a matching `new_password_confirmation`.
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: Option<String>,
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password_confirmation: Option<String>,
     /// Replaces the set; every permission added or removed must be held by the caller.
     pub permissions: Option<Vec<String>>,
