@@ -5,12 +5,16 @@
 use crate::config::{ConfigError, Settings};
 use crate::Secret;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::ConnectionError;
+use diesel::ConnectionResult;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use diesel_migrations::EmbeddedMigrations;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A pooled connection.
@@ -69,6 +73,43 @@ fn is_shutdown_message(message: &str) -> bool {
         || message.contains("connection closed")
 }
 
+/// The runtime that drives the sockets of the pool's connections, for the life of the process.
+///
+/// A connection's background task runs on the runtime that established it. actix-web gives
+/// each worker a runtime of its own, so a connection established inside a request lived only as
+/// long as that worker: in a graceful shutdown the idle workers stop first, and requests still
+/// running on the others lost the connections those workers had made ("connection closed",
+/// 503 — found by scripts/soak's SIGTERM phase). `None` if no runtime could be built (then the
+/// caller's runtime drives them, as before).
+fn driver() -> Option<&'static tokio::runtime::Runtime> {
+    static DRIVER: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    DRIVER
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("db-driver")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// The pool's connection setup: `establish` on the [`driver`] runtime.
+fn establish_on_driver(url: &str) -> BoxFuture<'_, ConnectionResult<AsyncPgConnection>> {
+    let url = url.to_owned();
+    async move {
+        match driver() {
+            Some(runtime) => runtime
+                .spawn(async move { AsyncPgConnection::establish(&url).await })
+                .await
+                .unwrap_or_else(|e| Err(ConnectionError::BadConnection(e.to_string()))),
+            None => AsyncPgConnection::establish(&url).await,
+        }
+    }
+    .boxed()
+}
+
 /// The pool and what the service needs to know about its database.
 #[derive(Clone)]
 pub struct Db {
@@ -102,7 +143,12 @@ impl Db {
     /// `search_path` set to the service's schema.
     pub fn new(settings: &Settings) -> Result<Self, ConfigError> {
         let url = with_search_path(settings.database_url.expose(), &settings.schema)?;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose());
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(establish_on_driver);
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            url.expose(),
+            config,
+        );
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .build()
