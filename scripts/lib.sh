@@ -253,7 +253,9 @@ _lib_pg_start_private() {
         mkdir -p "$data"
         if _lib_is_root; then chown postgres: "$data"; fi
         chmod 700 "$data"
-        _lib_as_pg "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-locale \
+        # C.UTF-8, not --no-locale: with the C locale lower()/ILIKE leave non-ASCII letters alone
+        # (partner search of "Åse" would miss "åse"). Debian's libc always has C.UTF-8.
+        _lib_as_pg "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
             >>"$log" 2>&1 || { tail -n 20 "$log" >&2; return 1; }
         _lib_as_pg sh -c "cat >> '$data/postgresql.conf'" <<EOF
 # scripts/lib.sh: private cluster for the usermgmt stack (TCP on loopback only)
