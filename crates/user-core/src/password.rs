@@ -114,36 +114,9 @@ impl PasswordHasher {
             .await
             .map_err(|_| HashError::Closed)?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            yield_to_requests();
-            span.in_scope(job)
-        })
-        .instrument(tracing::Span::current())
-        .await?
-    }
-}
-
-/// Puts the calling (blocking-pool) thread below request handling: SCHED_BATCH at nice 10.
-/// bcrypt still gets every core nobody else wants, but a request thread that wakes up runs at
-/// once instead of waiting for a 250 ms hash to use up its time slice (docs/performance.md: GET
-/// p99 beside password work). Lowering one's own priority needs no privilege; a failure (some
-/// sandboxes) only loses the effect. The thread keeps the setting, so later jobs on it skip
-/// nothing but a no-op system call.
-fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-            ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-        };
-        // Cross-platform priority 21 of 0..=99 is nice 10 on Linux.
-        if let Ok(value) = ThreadPriorityValue::try_from(21u8) {
-            let _ = set_thread_priority_and_policy(
-                thread_native_id(),
-                ThreadPriority::Crossplatform(value),
-                ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
-            );
-        }
+        tokio::task::spawn_blocking(move || span.in_scope(job))
+            .instrument(tracing::Span::current())
+            .await?
     }
 }
 
@@ -158,28 +131,6 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The nice value of the calling thread (field 19 of /proc/thread-self/stat).
-    #[cfg(target_os = "linux")]
-    fn own_nice() -> i32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-        after_name.split(' ').nth(16).unwrap().parse().unwrap()
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn bcrypt_threads_run_at_nice_10() {
-        let (before, after) = std::thread::spawn(|| {
-            let before = own_nice();
-            yield_to_requests();
-            (before, own_nice())
-        })
-        .join()
-        .unwrap();
-        // A test runner may already run niced; the setting never raises priority.
-        assert_eq!(after, before.max(10), "before {before}");
-    }
 
     #[tokio::test]
     async fn hash_then_verify() {
