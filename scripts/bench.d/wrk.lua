@@ -2,12 +2,15 @@
 --   BENCH_METHOD  GET (default) or POST
 --   BENCH_AUTH    value of the Authorization header (absent when empty)
 --   BENCH_BODY    request body (sent with Content-Type: application/json)
+--   BENCH_DELAY_MS  pause of each connection between two requests (a paced load instead of
+--                   a closed loop that takes all the CPU it can)
 -- At the end it prints one machine-readable line:
 --   BENCH rps=<req/s> p50=<ms> p99=<ms> mean=<ms> requests=<n> errors=<n>
 -- where errors counts non-2xx/3xx answers, connect/read/write errors and timeouts.
 local method = os.getenv("BENCH_METHOD") or "GET"
 local auth = os.getenv("BENCH_AUTH") or ""
 local body = os.getenv("BENCH_BODY") or ""
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "") or 0
 
 wrk.method = method
 if auth ~= "" then
@@ -16,6 +19,12 @@ end
 if body ~= "" then
     wrk.body = body
     wrk.headers["Content-Type"] = "application/json"
+end
+
+if pause > 0 then
+    delay = function()
+        return pause
+    end
 end
 
 done = function(summary, latency, requests)
