@@ -2,6 +2,8 @@
 //! server on a free port, and settings for tests.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: failing loudly is the point
 
+pub mod hostile;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use user_core::config::{CommonConfig, ServiceInfo, Settings};
 
