@@ -10,7 +10,7 @@ mod helpers;
 use helpers::{spawn_app, spawn_app_with, CLIENT_ID};
 use reqwest::Method;
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use test_support::{forge, json};
 
 /// The timing test runs alone in this binary: the other tests hold this lock shared.
@@ -51,11 +51,6 @@ async fn forged_expired_and_foreign_tokens_are_401_unauthenticated() {
 }
 
 /// Median of `samples` timings of `f`.
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 #[tokio::test]
 async fn an_unknown_client_takes_as_long_as_a_wrong_secret() {
     let _alone = QUIET.write().await;
@@ -82,30 +77,7 @@ async fn an_unknown_client_takes_as_long_as_a_wrong_secret() {
             started.elapsed()
         }
     };
-    // Warm-up: the first unknown client also computes the dummy hash.
-    attempt("nobody").await;
-    attempt(CLIENT_ID).await;
-    // Up to three rounds of 7 interleaved pairs: noise from a busy machine only adds time at
-    // random, so one round within 20 % is enough; a real difference fails every round.
-    let mut rounds = Vec::new();
-    for _ in 0..3 {
-        let (mut known, mut unknown) = (Vec::new(), Vec::new());
-        for _ in 0..7 {
-            known.push(attempt(CLIENT_ID).await);
-            unknown.push(attempt("nobody").await);
-        }
-        let (k, u) = (median(known), median(unknown));
-        let diff =
-            k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()) - 1.0;
-        rounds.push(format!(
-            "median wrong secret {k:?}, unknown client {u:?}, difference {diff:.2}"
-        ));
-        if diff <= 0.2 {
-            println!("{rounds:#?}");
-            return;
-        }
-    }
-    panic!("login timing differs by more than 20 %: {rounds:#?}");
+    test_support::timing::assert_medians_within_20_percent(attempt, CLIENT_ID, "nobody").await;
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: failing loudly is the point
 
 pub mod hostile;
+pub mod timing;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use user_core::config::{CommonConfig, ServiceInfo, Settings};

@@ -76,11 +76,6 @@ async fn the_eleventh_bad_password_is_429_and_a_good_login_works_after_the_windo
     app.token_for(ADMIN, ADMIN_PASSWORD).await;
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 #[tokio::test]
 async fn an_unknown_user_takes_as_long_as_a_wrong_password() {
     let _alone = QUIET.write().await;
@@ -104,29 +99,7 @@ async fn an_unknown_user_takes_as_long_as_a_wrong_password() {
             started.elapsed()
         }
     };
-    attempt("nobody").await;
-    attempt(ADMIN).await;
-    // Up to three rounds of 7 interleaved pairs: noise from a busy machine only adds time at
-    // random, so one round within 20 % is enough; a real difference fails every round.
-    let mut rounds = Vec::new();
-    for _ in 0..3 {
-        let (mut known, mut unknown) = (Vec::new(), Vec::new());
-        for _ in 0..7 {
-            known.push(attempt(ADMIN).await);
-            unknown.push(attempt("nobody").await);
-        }
-        let (k, u) = (median(known), median(unknown));
-        let diff =
-            k.as_secs_f64().max(u.as_secs_f64()) / k.as_secs_f64().min(u.as_secs_f64()) - 1.0;
-        rounds.push(format!(
-            "median wrong password {k:?}, unknown user {u:?}, difference {diff:.2}"
-        ));
-        if diff <= 0.2 {
-            println!("{rounds:#?}");
-            return;
-        }
-    }
-    panic!("login timing differs by more than 20 %: {rounds:#?}");
+    test_support::timing::assert_medians_within_20_percent(attempt, ADMIN, "nobody").await;
 }
 
 #[tokio::test]
