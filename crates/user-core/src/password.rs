@@ -1,10 +1,12 @@
-//! bcrypt hashing and verification, off the async workers and bounded to one job per core.
+//! bcrypt hashing and verification on threads of their own, one per core, at the lowest
+//! scheduling priority: request handling always runs first, hashes take every cycle left.
 
 use crate::values::Password;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
-use tokio::sync::Semaphore;
-use tracing::Instrument;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::oneshot;
 
 /// The lowest cost allowed without `ALLOW_WEAK_BCRYPT=1`.
 pub const MIN_STRONG_COST: u32 = 10;
@@ -13,19 +15,20 @@ pub const MIN_STRONG_COST: u32 = 10;
 pub enum HashError {
     #[error("bcrypt failed: {0}")]
     Bcrypt(#[from] bcrypt::BcryptError),
-    #[error("the blocking hash job was cancelled")]
-    Join(#[from] tokio::task::JoinError),
     #[error("the hashing pool is closed")]
     Closed,
 }
 
-/// Hashes and verifies passwords on tokio's blocking pool, at most `permits` at a time
-/// (one per core by default), so a burst of logins never starves request handling.
+/// Hashes and verifies passwords on a pool of its own threads (one per core by default), so a
+/// burst of logins never occupies an async worker, and never delays a request either: the pool's
+/// threads run at `SCHED_IDLE` on Linux, so any request, database or proxy thread that wakes up
+/// takes the core at once, and the hashes get every cycle nobody else wants
+/// (docs/performance.md: GET p99 beside password work). Clones share the pool; the threads end
+/// with the last clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
-    permits: Arc<Semaphore>,
-    in_flight: Arc<AtomicI64>,
+    pool: Arc<Pool>,
     dummy: Arc<OnceLock<String>>,
 }
 
@@ -33,22 +36,23 @@ impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("cost", &self.cost)
+            .field("threads", &self.pool.threads)
             .finish_non_exhaustive()
     }
 }
 
 impl PasswordHasher {
-    /// A hasher with `cost` and one concurrent job per available core.
+    /// A hasher with `cost` and one thread per available core.
     pub fn new(cost: u32) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self::with_concurrency(cost, cores)
     }
 
-    pub fn with_concurrency(cost: u32, jobs: usize) -> Self {
+    /// A hasher with `cost` and `threads` threads (at least one).
+    pub fn with_concurrency(cost: u32, threads: usize) -> Self {
         Self {
             cost,
-            permits: Arc::new(Semaphore::new(jobs.max(1))),
-            in_flight: Arc::new(AtomicI64::new(0)),
+            pool: Arc::new(Pool::start(threads.max(1))),
             dummy: Arc::new(OnceLock::new()),
         }
     }
@@ -57,9 +61,9 @@ impl PasswordHasher {
         self.cost
     }
 
-    /// bcrypt jobs running or waiting for a core right now (exported as a metric).
+    /// bcrypt jobs running or waiting for a thread right now (exported as a metric).
     pub fn in_flight(&self) -> i64 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.pool.in_flight.load(Ordering::Relaxed)
     }
 
     /// The bcrypt hash of `password` (a `$2b$` string).
@@ -101,30 +105,103 @@ impl PasswordHasher {
         }
     }
 
+    /// Runs `job` on the pool and waits for its result. A caller that goes away (the client
+    /// disconnected) while its job is still queued costs nothing: the job is skipped.
     async fn run<T, F>(&self, job: F) -> Result<T, HashError>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T, HashError> + Send + 'static,
     {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let _guard = InFlight(Arc::clone(&self.in_flight));
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Closed)?;
+        self.pool.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _guard = InFlight(Arc::clone(&self.pool));
+        let (tx, rx) = oneshot::channel();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(job))
-            .instrument(tracing::Span::current())
-            .await?
+        let work: Job = Box::new(move || {
+            if !tx.is_closed() {
+                let _ = tx.send(span.in_scope(job));
+            }
+        });
+        self.pool.jobs.send(work).map_err(|_| HashError::Closed)?;
+        rx.await.map_err(|_| HashError::Closed)?
     }
 }
 
-struct InFlight(Arc<AtomicI64>);
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads and their queue. Dropping it closes the queue, and the threads end.
+struct Pool {
+    jobs: mpsc::Sender<Job>,
+    threads: usize,
+    in_flight: AtomicI64,
+}
+
+impl Pool {
+    fn start(threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let mut started = 0;
+        for n in 0..threads {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("bcrypt-{n}"))
+                .spawn(move || work(&queue));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(error) => tracing::error!(%error, "could not start a bcrypt thread"),
+            }
+        }
+        Self {
+            jobs,
+            threads: started,
+            in_flight: AtomicI64::new(0),
+        }
+    }
+}
+
+/// A pool thread: lowest priority, then jobs until the queue closes. A job that panics loses its
+/// answer (its caller gets `Closed`), not the thread.
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
+    lowest_priority();
+    loop {
+        let next = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            }
+            Err(mpsc::RecvError) => return,
+        }
+    }
+}
+
+/// Puts the calling thread at `SCHED_IDLE`: it runs only when no other thread of the machine (or
+/// container) wants the core, and a thread that wakes up preempts it at once. Lowering one's own
+/// priority needs no privilege; where a sandbox refuses it, hashing still works, at normal
+/// priority, and a warning says so.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        // The policy is set first; the nice value the crate sets afterwards does not matter
+        // under SCHED_IDLE (and may be refused when the process already runs niced).
+        let _ = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle);
+        if thread_schedule_policy().ok() != Some(idle) {
+            tracing::warn!("bcrypt threads run at normal priority: SCHED_IDLE was refused");
+        }
+    }
+}
+
+struct InFlight(Arc<Pool>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -155,12 +232,96 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn jobs_are_bounded_by_the_permits() {
-        let hasher = PasswordHasher::with_concurrency(4, 1);
-        let pw = Password::new("correct horse", 8).unwrap();
-        let (a, b) = tokio::join!(hasher.hash(&pw), hasher.hash(&pw));
-        assert!(a.is_ok() && b.is_ok());
+    async fn jobs_run_one_per_thread() {
+        use std::sync::atomic::AtomicUsize;
+        use std::time::Duration;
+        let hasher = PasswordHasher::with_concurrency(4, 2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let job = || {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(30));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }
+        };
+        let (a, b, c, d) = tokio::join!(
+            hasher.run(job()),
+            hasher.run(job()),
+            hasher.run(job()),
+            hasher.run(job())
+        );
+        assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two threads, never more");
         assert_eq!(hasher.in_flight(), 0);
-        assert_eq!(hasher.permits.available_permits(), 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn pool_threads_run_at_sched_idle() {
+        use thread_priority::ThreadSchedulePolicy;
+        use thread_priority::{thread_schedule_policy, NormalThreadSchedulePolicy};
+        let hasher = PasswordHasher::with_concurrency(4, 1);
+        let (name, policy) = hasher
+            .run(|| {
+                Ok((
+                    std::thread::current().name().map(str::to_owned),
+                    thread_schedule_policy().ok(),
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("bcrypt-0"));
+        assert_eq!(
+            policy,
+            Some(ThreadSchedulePolicy::Normal(
+                NormalThreadSchedulePolicy::Idle
+            ))
+        );
+        // The caller's own thread is untouched.
+        assert_ne!(
+            thread_schedule_policy().ok(),
+            Some(ThreadSchedulePolicy::Normal(
+                NormalThreadSchedulePolicy::Idle
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_queued_job_whose_caller_left_is_skipped() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::Duration;
+        let hasher = PasswordHasher::with_concurrency(4, 1);
+        let ran = Arc::new(AtomicBool::new(false));
+        let busy = hasher.run(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(())
+        });
+        let flag = Arc::clone(&ran);
+        let left = hasher.run(move || {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        // Both are queued; the second caller gives up while the first job runs.
+        let (first, second) =
+            tokio::join!(busy, tokio::time::timeout(Duration::from_millis(20), left));
+        assert!(first.is_ok());
+        assert!(second.is_err(), "the second caller timed out");
+        // A later job runs after the skipped one would have.
+        hasher.run(|| Ok(())).await.unwrap();
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned job was skipped");
+        assert_eq!(hasher.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_its_caller_not_the_pool() {
+        let hasher = PasswordHasher::with_concurrency(4, 1);
+        let failed = hasher.run::<(), _>(|| panic!("bcrypt blew up")).await;
+        assert!(matches!(failed, Err(HashError::Closed)), "{failed:?}");
+        let pw = Password::new("correct horse", 8).unwrap();
+        assert!(hasher.hash(&pw).await.is_ok(), "the thread lives on");
     }
 }

@@ -77,7 +77,9 @@ where
 }
 
 /// Turns the outcome of a binary's `run` into its exit code, printing a failure as one line.
+/// Queued log lines are written out first.
 pub fn exit_code(outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    crate::telemetry::flush();
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
