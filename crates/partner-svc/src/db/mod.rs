@@ -68,9 +68,6 @@ struct Count {
     n: i64,
 }
 
-/// The search expression; the same text as the `users_search_idx` index, so the index serves it.
-pub const SEARCH_EXPR: &str = "lower(u.first_name || ' ' || u.last_name || ' ' || u.email)";
-
 /// One page of a partner's users in id order (`$1` partner, `$2` limit, `$3` offset).
 pub const PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
      FROM memberships m JOIN users u ON u.id = m.user_id \
@@ -80,18 +77,18 @@ pub const PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
 pub const COUNT_SQL: &str = "SELECT count(*) AS n FROM memberships m WHERE m.partner_id = $1";
 
 /// One page of the partner's users matching a LIKE pattern (`$1` partner, `$2` pattern,
-/// `$3` limit, `$4` offset).
+/// `$3` limit, `$4` offset). `memberships.search` is the user's "first last email",
+/// lower-cased, kept by triggers (migration 2026-11-23-000002), and `memberships_search_idx`
+/// serves it.
 pub const SEARCH_PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
      FROM memberships m JOIN users u ON u.id = m.user_id \
-     WHERE m.partner_id = $1 \
-       AND lower(u.first_name || ' ' || u.last_name || ' ' || u.email) LIKE $2 \
-     ORDER BY u.id LIMIT $3 OFFSET $4";
+     WHERE m.partner_id = $1 AND m.search LIKE $2 \
+     ORDER BY m.user_id LIMIT $3 OFFSET $4";
 
-/// How many of the partner's users match (`$1` partner, `$2` pattern).
-pub const SEARCH_COUNT_SQL: &str = "SELECT count(*) AS n \
-     FROM memberships m JOIN users u ON u.id = m.user_id \
-     WHERE m.partner_id = $1 \
-       AND lower(u.first_name || ' ' || u.last_name || ' ' || u.email) LIKE $2";
+/// How many of the partner's users match (`$1` partner, `$2` pattern): one index scan of the
+/// partner's memberships, no join.
+pub const SEARCH_COUNT_SQL: &str = "SELECT count(*) AS n FROM memberships m \
+     WHERE m.partner_id = $1 AND m.search LIKE $2";
 
 /// `term` as a case-insensitive LIKE pattern for "contains": lower-cased, with `\`, `%` and `_`
 /// escaped (backslash is LIKE's default escape character).
