@@ -23,20 +23,8 @@ async fn raw(
     path: &str,
     body: Vec<u8>,
 ) -> (u16, Value) {
-    let res = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("{status} answer is not JSON: {text:?}"));
-    (status, value)
+    let request = app.http.request(method, app.url(path)).bearer_auth(token);
+    test_support::hostile::send(request, body).await
 }
 
 /// What the client can see and what is stored.

@@ -17,20 +17,11 @@ use serde_json::{json, Value};
 use test_support::hostile::{body_cases, field_cases, LONG};
 
 async fn raw(app: &TestApp, method: Method, path: &str, body: Vec<u8>) -> (u16, Value) {
-    let res = app
+    let request = app
         .http
         .request(method, app.url(path))
-        .header("authorization", ADMIN_KEY)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("{status} answer is not JSON: {text:?}"));
-    (status, value)
+        .header("authorization", ADMIN_KEY);
+    test_support::hostile::send(request, body).await
 }
 
 async fn snapshot(app: &TestApp, target: &str) -> (Value, i64, String, Value) {

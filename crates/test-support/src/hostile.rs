@@ -65,3 +65,19 @@ pub fn body_cases(good: &Value) -> Vec<(&'static str, Vec<u8>)> {
     }
     cases
 }
+
+/// Sends `body` as JSON with `request` (method, URL and credentials already set) and returns
+/// the status and the answer, which must be JSON whatever the status.
+pub async fn send(request: reqwest::RequestBuilder, body: Vec<u8>) -> (u16, Value) {
+    let res = request
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{status} answer is not JSON: {text:?}"));
+    (status, value)
+}
