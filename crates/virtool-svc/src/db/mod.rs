@@ -19,6 +19,10 @@ pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
 
 type Conn = AsyncPgConnection;
 
+/// The advisory lock key that serialises group deletions ([`delete_group`]); any constant no
+/// other code of this database uses.
+const GROUP_DELETION_LOCK: i64 = 0x7669_7274_6f6f_6c47; // "virtoolG"
+
 /// Why a write was refused (each is one documented API answer), or the database failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -449,8 +453,19 @@ pub async fn update_group(
 /// The members' rows are locked first, in id order, as every other membership write locks its
 /// user first: so a deletion waits for (or is waited on by) those writes instead of deadlocking
 /// with them on the cascade.
+///
+/// Deletions also take turns (a transaction-level advisory lock): the set of users a deletion
+/// locks is read once, and a user can come to name the group as its primary group after that
+/// read; the cascade then updates that user too. Two deletions running together could each hold
+/// a user the other's cascade needs — Postgres' "deadlock detected", a 500, seen once in CI
+/// under `concurrent_group_permission_and_membership_changes_stay_consistent`. The other writes
+/// lock one user only, so they cannot close such a cycle.
 pub async fn delete_group(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
     conn.transaction(async |conn| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(GROUP_DELETION_LOCK)
+            .execute(conn)
+            .await?;
         let members = memberships::table
             .filter(memberships::group_id.eq(id))
             .select(memberships::user_id);
