@@ -128,6 +128,9 @@ pub async fn users_page(
                 .await?;
             Ok((rows, total))
         }
+        // No stored name or email holds a NUL (Postgres text cannot), so nothing matches, and
+        // Postgres would refuse the pattern.
+        Some(term) if term.contains('\0') => Ok((Vec::new(), 0)),
         Some(term) => {
             let pattern = contains_pattern(term);
             let total = diesel::sql_query(SEARCH_COUNT_SQL)

@@ -63,6 +63,8 @@ async fn search_is_case_insensitive_on_each_field_and_first_last() {
         ("r_c", vec![pct]),
         ("_", vec![pct]),
         ("nobody", vec![]),
+        ("jo\0hn", vec![]), // a NUL (found by the fuzzer: it was a 500)
+        ("\0", vec![]),
     ] {
         assert_eq!(
             ids_for(&app, &token, a, term).await,
