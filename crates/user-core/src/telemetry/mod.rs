@@ -1,13 +1,16 @@
 //! Logging: JSON lines (production) or pretty (local), filtered by `RUST_LOG`, written to
 //! stdout by a thread of their own.
 
+pub mod batch;
+
 use crate::config::LogFormat;
+use batch::BatchWriter;
 use std::sync::Mutex;
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// The log writer's guard: dropping it writes out the lines still queued ([`flush`]).
-static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+/// The log writer: [`flush`] writes out the lines still pending and stops it.
+static WRITER: Mutex<Option<BatchWriter>> = Mutex::new(None);
 
 /// The filter actually used: tokio-postgres logs every statement's parameters at DEBUG (as
 /// byte lists: password hashes, access keys, emails), so it is capped at INFO unless the
@@ -25,10 +28,10 @@ pub fn effective_filter(filter: &str) -> String {
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 ///
-/// Lines go through a queue to a writer thread that writes them to a buffered stdout and flushes
-/// whenever the queue runs empty: under load one `write(2)` carries many lines instead of one
-/// system call, under the stdout lock, in every request (docs/performance.md). Nothing is
-/// dropped: a full queue (128 000 lines) makes logging wait. Call [`flush`] before exiting.
+/// Lines are gathered in memory and written to stdout by the `log-writer` thread a few
+/// milliseconds at a time ([`batch`]): under load one `write(2)` carries many lines, and no
+/// request pays a system call or a thread wakeup for its line (docs/performance.md). Nothing is
+/// dropped: past 8 MiB pending, logging waits. Call [`flush`] before exiting.
 pub fn init(format: LogFormat, filter: &str) {
     let mut writer = WRITER
         .lock()
@@ -38,16 +41,15 @@ pub fn init(format: LogFormat, filter: &str) {
     }
     let filter = EnvFilter::try_new(effective_filter(filter))
         .unwrap_or_else(|_| EnvFilter::new(effective_filter("info")));
-    let (stdout, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stdout(),
-        ));
+    // Without a thread for the writer, the calling threads write their lines themselves.
+    let batch = BatchWriter::start(std::io::stdout(), "log-writer").ok();
+    let sink = match &batch {
+        Some(batch) => BoxMakeWriter::new(batch.line_sink()),
+        None => BoxMakeWriter::new(std::io::stdout),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(stdout);
+        .with_writer(sink);
     let installed = match format {
         LogFormat::Json => builder
             .json()
@@ -58,18 +60,20 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Pretty => builder.try_init(),
     };
     if installed.is_ok() {
-        *writer = Some(guard);
+        *writer = batch;
     }
 }
 
 /// Writes out the log lines still queued and stops the writer thread. Later lines are lost, so
 /// this is the last thing a binary does ([`crate::startup::exit_code`]).
 pub fn flush() {
-    let guard = WRITER
+    let writer = WRITER
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
-    drop(guard);
+    if let Some(writer) = writer {
+        writer.finish();
+    }
 }
 
 #[cfg(test)]
