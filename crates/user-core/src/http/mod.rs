@@ -227,7 +227,8 @@ impl Core {
 }
 
 /// An HTTP server on `listener` for the app built by `factory`, with a 30 s graceful shutdown
-/// on SIGTERM/SIGINT. Used by `main` and by the tests alike.
+/// on SIGTERM/SIGINT, one worker thread per core, each with database pools of its own
+/// ([`crate::db::serve_on_this_thread`]). Used by `main` and by the tests alike.
 pub fn server<F, I, S, B>(
     listener: std::net::TcpListener,
     factory: F,
@@ -244,7 +245,14 @@ where
     S::Service: 'static,
     B: actix_web::body::MessageBody + 'static,
 {
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    // actix-web calls the factory on each worker's own thread, before its first request.
+    let factory = move || {
+        crate::db::serve_on_this_thread(workers);
+        factory()
+    };
     Ok(actix_web::HttpServer::new(factory)
+        .workers(workers)
         .listen(listener)?
         .shutdown_timeout(30)
         .run())
