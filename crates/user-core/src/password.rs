@@ -105,8 +105,9 @@ impl PasswordHasher {
         }
     }
 
-    /// Runs `job` on the pool and waits for its result. A caller that goes away (the client
-    /// disconnected) while its job is still queued costs nothing: the job is skipped.
+    /// Runs `job` on the pool and waits for its result. A caller whose future is dropped while
+    /// its job is still queued (a timeout around it) costs nothing: the job is skipped. A client
+    /// that disconnects does not drop it: actix-web finishes the handler (docs/performance.md).
     async fn run<T, F>(&self, job: F) -> Result<T, HashError>
     where
         T: Send + 'static,
