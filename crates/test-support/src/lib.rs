@@ -156,6 +156,63 @@ pub async fn json(res: reqwest::Response) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"))
 }
 
+/// Checks every route of the server at `base` (each path of its `/openapi.json`, the
+/// operations routes and `extra`, path parameters `1`): each of GET, POST, PUT, PATCH and DELETE
+/// is sent without credentials, and every 405 must carry an `Allow` header naming exactly the
+/// methods that did not answer 405. Returns the number of routes checked.
+pub async fn assert_405s_name_the_allowed_methods(base: &str, extra: &[&str]) -> usize {
+    const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let http = client();
+    let doc = json(
+        http.get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut paths: Vec<String> = ["/healthz", "/readyz", "/metrics", "/openapi.json"]
+        .iter()
+        .chain(extra)
+        .map(|p| (*p).to_owned())
+        .collect();
+    paths.extend(doc["paths"].as_object().expect("paths").keys().cloned());
+    for path in &paths {
+        let concrete: String = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut served = Vec::new();
+        let mut allows = Vec::new();
+        for method in METHODS {
+            let res = http
+                .request(method.parse().unwrap(), format!("{base}{concrete}"))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 405 {
+                let allow = res.headers().get("allow");
+                let allow =
+                    allow.unwrap_or_else(|| panic!("{method} {concrete}: 405 without Allow"));
+                allows.push((method, allow.to_str().unwrap().to_owned()));
+            } else {
+                served.push(method);
+            }
+        }
+        assert!(!allows.is_empty(), "{concrete} serves every method");
+        for (method, allow) in allows {
+            let mut named: Vec<&str> = allow.split(", ").collect();
+            named.sort_unstable();
+            let mut want = served.clone();
+            want.sort_unstable();
+            assert_eq!(named, want, "{method} {concrete}: Allow {allow:?}");
+        }
+    }
+    paths.len()
+}
+
 /// Hand-made JSON Web Tokens for the authentication-attack tests: `header` and `claims` as
 /// given, signed HMAC-SHA256 with `secret` whatever `alg` the header names.
 pub mod forge {

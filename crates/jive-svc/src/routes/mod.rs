@@ -9,16 +9,14 @@ use user_core::http::resource;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource::<Shape>("/api/users")
-            .route(web::get().to(users::list))
-            .route(web::post().to(users::create)),
+            .get(users::list)
+            .post(users::create),
     )
     .service(
         resource::<Shape>("/api/users/{id}")
-            .route(web::get().to(users::get))
-            .route(web::put().to(users::update))
-            .route(web::delete().to(users::delete)),
+            .get(users::get)
+            .put(users::update)
+            .delete(users::delete),
     )
-    .service(
-        resource::<Shape>("/api/users/{id}/actions/reset").route(web::post().to(users::reset)),
-    );
+    .service(resource::<Shape>("/api/users/{id}/actions/reset").post(users::reset));
 }

@@ -204,3 +204,14 @@ async fn an_unreachable_database_is_a_503_envelope_with_retry_after() {
     let res = http.get(server.url("/api/users")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn a_405_names_the_methods_the_route_serves() {
+    let app = spawn_app().await;
+    let routes = test_support::assert_405s_name_the_allowed_methods(&app.url(""), &[]).await;
+    assert_eq!(
+        routes,
+        4 + 3,
+        "the operations routes and the API's (routes/mod.rs)"
+    );
+}

@@ -8,22 +8,20 @@ use actix_web::web;
 use user_core::http::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource::<Shape>("/api/internal/v1/auth/login").route(web::post().to(auth::login)),
-    )
-    .service(
-        resource::<Shape>("/api/internal/v1/partners/{partner_id}/users")
-            .route(web::get().to(users::list))
-            .route(web::post().to(users::create)),
-    )
-    .service(
-        resource::<Shape>("/api/internal/v1/partners/{partner_id}/users/{user_id}")
-            .route(web::get().to(users::get))
-            .route(web::put().to(users::update))
-            .route(web::delete().to(users::delete)),
-    )
-    .service(
-        resource::<Shape>("/api/internal/v1/partners/{partner_id}/users/{user_id}/partners")
-            .route(web::get().to(users::partners)),
-    );
+    cfg.service(resource::<Shape>("/api/internal/v1/auth/login").post(auth::login))
+        .service(
+            resource::<Shape>("/api/internal/v1/partners/{partner_id}/users")
+                .get(users::list)
+                .post(users::create),
+        )
+        .service(
+            resource::<Shape>("/api/internal/v1/partners/{partner_id}/users/{user_id}")
+                .get(users::get)
+                .put(users::update)
+                .delete(users::delete),
+        )
+        .service(
+            resource::<Shape>("/api/internal/v1/partners/{partner_id}/users/{user_id}/partners")
+                .get(users::partners),
+        );
 }

@@ -140,3 +140,14 @@ async fn admin_partner_create_and_its_usage() {
     let blank = partner_svc::admin::create_partner(db, "   ").await;
     assert!(blank.is_err());
 }
+
+#[tokio::test]
+async fn a_405_names_the_methods_the_route_serves() {
+    let app = spawn_app().await;
+    let routes = test_support::assert_405s_name_the_allowed_methods(&app.url(""), &[]).await;
+    assert_eq!(
+        routes,
+        4 + 4,
+        "the operations routes and the API's (routes/mod.rs)"
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! A service implements [`ErrorShape`] once (how its API words a 400/404/405/413/415/429/500/503)
 //! and gets: JSON, path and query extractor configs ([`json_config`], [`path_config`],
-//! [`query_config`]), the 404/405 fallbacks ([`not_found`], [`resource`]), the request-id,
+//! [`query_config`]), the 404 fallback ([`not_found`]), routes by method whose other methods
+//! answer 405 with `Allow` ([`resource`]), the request-id,
 //! logging and metrics middleware ([`observe`]), `/healthz`, `/readyz`, `/metrics` and
 //! `/openapi.json` ([`ops_routes`]), streamed JSON arrays ([`stream`]) and the server itself
 //! ([`server`]).
@@ -154,13 +155,70 @@ pub async fn not_found<S: ErrorShape>() -> HttpResponse {
     problem_response::<S>(&Problem::NotFound)
 }
 
-async fn method_not_allowed<S: ErrorShape>() -> HttpResponse {
-    problem_response::<S>(&Problem::MethodNotAllowed)
+/// A route's handlers by method: `resource::<S>(path).get(a).post(b)`. Any other method
+/// answers 405 in shape `S`, with the `Allow` header RFC 9110 requires, naming the methods
+/// registered here (so the header cannot drift from the routes).
+pub struct Resource<S> {
+    inner: actix_web::Resource,
+    methods: Vec<&'static str>,
+    shape: std::marker::PhantomData<S>,
 }
 
-/// A resource whose unregistered methods answer 405 in shape `S`.
-pub fn resource<S: ErrorShape>(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed::<S>))
+/// Starts the routes of `path` (see [`Resource`]).
+pub fn resource<S: ErrorShape>(path: &str) -> Resource<S> {
+    Resource {
+        inner: web::resource(path),
+        methods: Vec::new(),
+        shape: std::marker::PhantomData,
+    }
+}
+
+macro_rules! resource_methods {
+    ($($name:ident => $route:ident, $method:literal;)*) => {
+        impl<S: ErrorShape> Resource<S> {
+            $(
+                #[doc = concat!("Serves ", $method, " with `handler`.")]
+                pub fn $name<F, Args>(mut self, handler: F) -> Self
+                where
+                    F: actix_web::Handler<Args>,
+                    Args: actix_web::FromRequest + 'static,
+                    F::Output: actix_web::Responder + 'static,
+                {
+                    self.inner = self.inner.route(web::$route().to(handler));
+                    self.methods.push($method);
+                    self
+                }
+            )*
+        }
+    };
+}
+
+resource_methods! {
+    get => get, "GET";
+    post => post, "POST";
+    put => put, "PUT";
+    patch => patch, "PATCH";
+    delete => delete, "DELETE";
+}
+
+impl<S: ErrorShape> actix_web::dev::HttpServiceFactory for Resource<S> {
+    fn register(self, config: &mut actix_web::dev::AppService) {
+        // Method names are always a valid header value.
+        let allow = header::HeaderValue::from_str(&self.methods.join(", ")).ok();
+        let method_not_allowed = move || {
+            let allow = allow.clone();
+            async move {
+                let mut res = problem_response::<S>(&Problem::MethodNotAllowed);
+                if let Some(allow) = allow {
+                    res.headers_mut().insert(header::ALLOW, allow);
+                }
+                res
+            }
+        };
+        self.inner
+            .default_service(web::to(method_not_allowed))
+            .register(config);
+    }
 }
 
 /// The `App` every service serves: `Core` as `web::Data`, the JSON/path/query configs and the

@@ -33,8 +33,8 @@ async fn openapi(core: web::Data<Core>) -> HttpResponse {
 
 /// Registers the four operations routes (405 in shape `S` for other methods).
 pub fn ops_routes<S: super::ErrorShape>(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource::<S>("/healthz").route(web::get().to(healthz)))
-        .service(super::resource::<S>("/readyz").route(web::get().to(readyz)))
-        .service(super::resource::<S>("/metrics").route(web::get().to(metrics)))
-        .service(super::resource::<S>("/openapi.json").route(web::get().to(openapi)));
+    cfg.service(super::resource::<S>("/healthz").get(healthz))
+        .service(super::resource::<S>("/readyz").get(readyz))
+        .service(super::resource::<S>("/metrics").get(metrics))
+        .service(super::resource::<S>("/openapi.json").get(openapi));
 }

@@ -9,41 +9,35 @@ use actix_web::web;
 use user_core::http::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource::<Shape>("/api/account/login").route(web::post().to(account::login)))
-        .service(resource::<Shape>("/api/account/reset").route(web::post().to(account::reset)))
-        .service(resource::<Shape>("/api/account").route(web::get().to(account::get)))
+    cfg.service(resource::<Shape>("/api/account/login").post(account::login))
+        .service(resource::<Shape>("/api/account/reset").post(account::reset))
+        .service(resource::<Shape>("/api/account").get(account::get))
         .service(
             resource::<Shape>("/api/users")
-                .route(web::get().to(users::list))
-                .route(web::post().to(users::create)),
+                .get(users::list)
+                .post(users::create),
         )
         .service(
             resource::<Shape>("/api/users/{user_id}")
-                .route(web::get().to(users::get))
-                .route(web::patch().to(users::update))
-                .route(web::delete().to(users::delete)),
+                .get(users::get)
+                .patch(users::update)
+                .delete(users::delete),
         )
+        .service(resource::<Shape>("/api/users/{user_id}/groups").post(users::add_group))
+        .service(resource::<Shape>("/api/users/{user_id}/group").post(users::add_group))
         .service(
-            resource::<Shape>("/api/users/{user_id}/groups")
-                .route(web::post().to(users::add_group)),
-        )
-        .service(
-            resource::<Shape>("/api/users/{user_id}/group").route(web::post().to(users::add_group)),
-        )
-        .service(
-            resource::<Shape>("/api/users/{user_id}/groups/{group_id}")
-                .route(web::delete().to(users::remove_group)),
+            resource::<Shape>("/api/users/{user_id}/groups/{group_id}").delete(users::remove_group),
         )
         .service(
             resource::<Shape>("/api/groups")
-                .route(web::get().to(groups::list))
-                .route(web::post().to(groups::create)),
+                .get(groups::list)
+                .post(groups::create),
         )
         .service(
             resource::<Shape>("/api/groups/{group_id}")
-                .route(web::get().to(groups::get))
-                .route(web::patch().to(groups::update))
-                .route(web::delete().to(groups::delete)),
+                .get(groups::get)
+                .patch(groups::update)
+                .delete(groups::delete),
         );
 }
 

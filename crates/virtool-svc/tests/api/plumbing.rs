@@ -226,3 +226,18 @@ async fn an_unreachable_database_is_503_with_retry_after() {
     let res = http.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 503);
 }
+
+#[tokio::test]
+async fn a_405_names_the_methods_the_route_serves() {
+    let app = spawn_app().await;
+    let routes = test_support::assert_405s_name_the_allowed_methods(
+        &app.url(""),
+        &["/api/users/{user_id}/group"],
+    )
+    .await;
+    assert_eq!(
+        routes,
+        4 + 10,
+        "the operations routes and the API's (routes/mod.rs)"
+    );
+}
