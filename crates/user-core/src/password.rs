@@ -1,5 +1,8 @@
 //! bcrypt hashing and verification on threads of their own, one per core, at the lowest
-//! scheduling priority: request handling always runs first, hashes take every cycle left.
+//! scheduling priority, yielding between rounds: request handling always runs first, hashes
+//! take every cycle left.
+
+mod preemptible;
 
 use crate::values::Password;
 use std::panic::AssertUnwindSafe;
@@ -23,8 +26,9 @@ pub enum HashError {
 /// burst of logins never occupies an async worker, and never delays a request either: the pool's
 /// threads run at `SCHED_IDLE` on Linux, so any request, database or proxy thread that wakes up
 /// takes the core at once, and the hashes get every cycle nobody else wants
-/// (docs/performance.md: GET p99 beside password work). Clones share the pool; the threads end
-/// with the last clone.
+/// (docs/performance.md: GET p99 beside password work). Where the kernel does not switch at
+/// once (virtual machines), the yields between bcrypt's rounds ([`preemptible`]) bound the
+/// wait. Clones share the pool; the threads end with the last clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
@@ -70,7 +74,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let plain = password.expose().to_owned();
         let cost = self.cost;
-        self.run(move || bcrypt::hash(plain, cost).map_err(HashError::from))
+        self.run(move || preemptible::hash(plain.as_bytes(), cost).map_err(HashError::from))
             .await
     }
 
@@ -85,12 +89,13 @@ impl PasswordHasher {
         let outcome = self
             .run(move || {
                 Ok(match stored {
-                    Some(h) => bcrypt::verify(&plain, &h).unwrap_or(false),
+                    Some(h) => preemptible::verify(plain.as_bytes(), &h).unwrap_or(false),
                     None => {
                         let d = dummy.get_or_init(|| {
-                            bcrypt::hash("dummy password for timing", cost).unwrap_or_default()
+                            preemptible::hash(b"dummy password for timing", cost)
+                                .unwrap_or_default()
                         });
-                        let _ = bcrypt::verify(&plain, d);
+                        let _ = preemptible::verify(plain.as_bytes(), d);
                         false
                     }
                 })
