@@ -721,7 +721,9 @@ async fn lifecycles_through_the_gateway_survive_sigterm_and_sigkill_of_replicas(
     }
     mark("load stopped (each worker finished its lifecycle)");
 
-    // The gateway's access log: requests that were passed to a second upstream.
+    // The gateway's access log: requests that were passed to a second upstream. The gateway
+    // writes it in batches at least once a second (scripts/stack: `buffer=32k flush=1s`).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let log = std::fs::read(access_log()).unwrap_or_default();
     let log = String::from_utf8_lossy(log.get(log_start..).unwrap_or_default());
     let ours: Vec<&str> = log
