@@ -27,8 +27,9 @@ pub enum HashError {
 /// threads run at `SCHED_IDLE` on Linux, so any request, database or proxy thread that wakes up
 /// takes the core at once, and the hashes get every cycle nobody else wants
 /// (docs/performance.md: GET p99 beside password work). Where the kernel does not switch at
-/// once (virtual machines), the yields between bcrypt's rounds ([`preemptible`]) bound the
-/// wait. Clones share the pool; the threads end with the last clone.
+/// once (a woken thread of another scheduling group: another process's autogroup, another
+/// container's cgroup), the yields between bcrypt's rounds ([`preemptible`]) bound the wait.
+/// Clones share the pool; the threads end with the last clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,

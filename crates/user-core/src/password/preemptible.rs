@@ -2,13 +2,16 @@
 //! verifying), with a point between two rounds of the cost loop where the thread yields its core.
 //!
 //! Why: the hashing threads run at `SCHED_IDLE`, so a request thread that wakes up should take
-//! their core at once. On virtual machines it may not: measured on this project's 2-vCPU bench
-//! machines, a wakeup onto a vCPU busy with a lowest-priority loop waited for the next scheduler
-//! tick (up to 4 ms at `HZ=250`), and the GET p99 beside password work went from 1 ms to 3–4 ms.
-//! A `sched_yield` lets the kernel switch to the woken thread there and then. One round of the
-//! cost loop takes ~60 µs at any cost (cost 12 runs 4 096 of them in ~240 ms), so a woken thread
-//! waits at most about that long, and the yields cost about 1 % of a hash
-//! (docs/performance.md, "The bcrypt threads yield between rounds").
+//! their core at once. The kernel honours that only between threads of one scheduling group.
+//! A woken thread of another group (another session's autogroup, as Postgres and nginx are on a
+//! machine with `kernel.sched_autogroup_enabled=1`; another container's cgroup, as in
+//! Kubernetes) is compared with the hashing thread's *group*, which is not idle, so it waits
+//! until the hash's time slice ends, up to a scheduler tick (4 ms at `HZ=250`). Measured on the
+//! bench machine: GET p99 beside password work 2-4 x its idle p99. A `sched_yield` between two
+//! rounds ends the slice there and then: one round takes ~60 us at any cost (cost 12 runs
+//! 4 096 of them in ~240 ms), so a woken thread waits at most about that long (p99 beside
+//! password work ~1.1 x idle), and the yields cost ~1 % of a hash
+//! (docs/performance.md, "Fifth session").
 //!
 //! Only the loop is ours: the Blowfish primitives are the `blowfish` crate's (the ones the
 //! `bcrypt` crate calls), and parsing and the radix-64 alphabet are the `bcrypt` crate's. Tests
