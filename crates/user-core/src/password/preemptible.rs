@@ -87,7 +87,7 @@ fn raw(cost: u32, salt: &[u8; 16], key: &[u8], between_rounds: &mut dyn FnMut())
         between_rounds();
     }
     // "OrpheanBeholderScryDoubt", encrypted 64 times.
-    let mut ctext: [u32; 6] = [
+    let ctext: [u32; 6] = [
         0x4f72_7068,
         0x6561_6e42,
         0x6568_6f6c,
@@ -96,7 +96,7 @@ fn raw(cost: u32, salt: &[u8; 16], key: &[u8], between_rounds: &mut dyn FnMut())
         0x6f75_6274,
     ];
     let mut output = [0u8; 24];
-    for (words, out) in ctext.chunks_exact_mut(2).zip(output.chunks_exact_mut(8)) {
+    for (words, out) in ctext.chunks_exact(2).zip(output.chunks_exact_mut(8)) {
         let mut lr = [words[0], words[1]];
         for _ in 0..64 {
             lr = state.bc_encrypt(lr);
@@ -104,7 +104,6 @@ fn raw(cost: u32, salt: &[u8; 16], key: &[u8], between_rounds: &mut dyn FnMut())
         out[..4].copy_from_slice(&lr[0].to_be_bytes());
         out[4..].copy_from_slice(&lr[1].to_be_bytes());
     }
-    ctext.zeroize();
     output
 }
 
