@@ -118,6 +118,21 @@ async fn host_route_reaches_jive_with_the_path_unchanged() {
     assert_eq!(body["pages"], 0);
     assert!(!body["users"].as_array().unwrap().is_empty());
 
+    // HEAD answers as GET does, through the gateway too, without a body.
+    for route in ["/api/users", "/jive/api/users"] {
+        let mut req = http.head(url(route)).header("authorization", admin_key());
+        if !route.starts_with("/jive") {
+            req = req.header("host", "jive.localhost");
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200, "HEAD {route}");
+        assert!(res.headers().contains_key("x-request-id"));
+        assert!(
+            res.bytes().await.unwrap().is_empty(),
+            "HEAD {route}: a body"
+        );
+    }
+
     let res = http
         .get(url("/api/users"))
         .header("host", "jive.localhost")

@@ -157,11 +157,12 @@ pub async fn json(res: reqwest::Response) -> serde_json::Value {
 }
 
 /// Checks every route of the server at `base` (each path of its `/openapi.json`, the
-/// operations routes and `extra`, path parameters `1`): each of GET, POST, PUT, PATCH and DELETE
-/// is sent without credentials, and every 405 must carry an `Allow` header naming exactly the
-/// methods that did not answer 405. Returns the number of routes checked.
+/// operations routes and `extra`, path parameters `1`): each of GET, POST, PUT, PATCH, DELETE and
+/// HEAD is sent without credentials, and every 405 must carry an `Allow` header naming exactly
+/// the methods that did not answer 405. HEAD must answer as GET does, without a body. Returns the
+/// number of routes checked.
 pub async fn assert_405s_name_the_allowed_methods(base: &str, extra: &[&str]) -> usize {
-    const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
     let http = client();
     let doc = json(
         http.get(format!("{base}/openapi.json"))
@@ -184,14 +185,14 @@ pub async fn assert_405s_name_the_allowed_methods(base: &str, extra: &[&str]) ->
             .join("/");
         let mut served = Vec::new();
         let mut allows = Vec::new();
+        let mut statuses = Vec::new();
         for method in METHODS {
-            let res = http
-                .request(method.parse().unwrap(), format!("{base}{concrete}"))
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .unwrap();
+            let mut req = http.request(method.parse().unwrap(), format!("{base}{concrete}"));
+            if method != "HEAD" {
+                req = req.header("content-type", "application/json").body("{}");
+            }
+            let res = req.send().await.unwrap();
+            statuses.push(res.status());
             if res.status() == 405 {
                 let allow = res.headers().get("allow");
                 let allow =
@@ -200,7 +201,20 @@ pub async fn assert_405s_name_the_allowed_methods(base: &str, extra: &[&str]) ->
             } else {
                 served.push(method);
             }
+            if method == "HEAD" {
+                let body = res.bytes().await.unwrap();
+                assert!(
+                    body.is_empty(),
+                    "HEAD {concrete}: {} bytes of body",
+                    body.len()
+                );
+            }
         }
+        // RFC 9110 (9.3.2): a resource that answers GET answers HEAD the same way, minus the body.
+        assert_eq!(
+            statuses[0], statuses[5],
+            "{concrete}: GET and HEAD answer differently"
+        );
         assert!(!allows.is_empty(), "{concrete} serves every method");
         for (method, allow) in allows {
             let mut named: Vec<&str> = allow.split(", ").collect();

@@ -215,3 +215,37 @@ async fn a_405_names_the_methods_the_route_serves() {
         "the operations routes and the API's (routes/mod.rs)"
     );
 }
+
+#[tokio::test]
+async fn head_answers_as_get_without_the_body() {
+    let app = spawn_app().await;
+    for path in [
+        format!("/api/users/{}", app.admin_id),
+        "/api/users".to_owned(),
+    ] {
+        let send = |method| {
+            app.http
+                .request(method, app.url(&path))
+                .header("authorization", ADMIN_KEY)
+                .send()
+        };
+        let get = send(reqwest::Method::GET).await.unwrap();
+        let head = send(reqwest::Method::HEAD).await.unwrap();
+        assert_eq!(get.status(), 200, "GET {path}");
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        for name in ["content-type", "content-length", "transfer-encoding"] {
+            assert_eq!(
+                get.headers().get(name),
+                head.headers().get(name),
+                "{name} of HEAD {path}"
+            );
+        }
+        assert!(head.headers().contains_key("x-request-id"));
+        let body = head.bytes().await.unwrap();
+        assert!(body.is_empty(), "HEAD {path}: {} bytes of body", body.len());
+        assert!(!get.bytes().await.unwrap().is_empty());
+    }
+    // Without a key, HEAD is refused as GET is.
+    let res = app.http.head(app.url("/api/users")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -3,7 +3,7 @@
 //! A service implements [`ErrorShape`] once (how its API words a 400/404/405/413/415/429/500/503)
 //! and gets: JSON, path and query extractor configs ([`json_config`], [`path_config`],
 //! [`query_config`]), the 404 fallback ([`not_found`]), routes by method whose other methods
-//! answer 405 with `Allow` ([`resource`]), the request-id,
+//! answer 405 with `Allow` and whose GET routes answer HEAD ([`resource`]), the request-id,
 //! logging and metrics middleware ([`observe`]), `/healthz`, `/readyz`, `/metrics` and
 //! `/openapi.json` ([`ops_routes`]), streamed JSON arrays ([`stream`]) and the server itself
 //! ([`server`]).
@@ -157,7 +157,9 @@ pub async fn not_found<S: ErrorShape>() -> HttpResponse {
 
 /// A route's handlers by method: `resource::<S>(path).get(a).post(b)`. Any other method
 /// answers 405 in shape `S`, with the `Allow` header RFC 9110 requires, naming the methods
-/// registered here (so the header cannot drift from the routes).
+/// registered here (so the header cannot drift from the routes). `get` serves HEAD too, as
+/// RFC 9110 (9.3.2) asks of every GET resource: the same handler, status and headers, and
+/// actix-http leaves the body out (its `Content-Length` stays that of the GET).
 pub struct Resource<S> {
     inner: actix_web::Resource,
     methods: Vec<&'static str>,
@@ -170,6 +172,23 @@ pub fn resource<S: ErrorShape>(path: &str) -> Resource<S> {
         inner: web::resource(path),
         methods: Vec::new(),
         shape: std::marker::PhantomData,
+    }
+}
+
+impl<S: ErrorShape> Resource<S> {
+    /// Serves GET, and HEAD, with `handler`.
+    pub fn get<F, Args>(mut self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.inner = self
+            .inner
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler));
+        self.methods.extend(["GET", "HEAD"]);
+        self
     }
 }
 
@@ -194,7 +213,6 @@ macro_rules! resource_methods {
 }
 
 resource_methods! {
-    get => get, "GET";
     post => post, "POST";
     put => put, "PUT";
     patch => patch, "PATCH";
