@@ -392,9 +392,27 @@ pub fn with_search_path(url: &str, schema: &str) -> Result<Secret, ConfigError> 
     Ok(Secret::new(parsed.to_string()))
 }
 
+/// The total a paged list has, when its page tells: a page shorter than `limit` that holds rows,
+/// or the first page, ends the list, so the total is `offset` plus its rows and no `count(*)`
+/// is needed. `None` (count them) for a full page, or an empty one past the first.
+pub fn total_from_page(offset: i64, limit: i64, rows: usize) -> Option<i64> {
+    let rows = i64::try_from(rows).ok()?;
+    (rows < limit && (rows > 0 || offset == 0)).then(|| offset.saturating_add(rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_page_tells_the_total() {
+        assert_eq!(total_from_page(0, 20, 0), Some(0)); // nothing at all
+        assert_eq!(total_from_page(0, 20, 7), Some(7));
+        assert_eq!(total_from_page(40, 20, 5), Some(45)); // the last page, partly filled
+        assert_eq!(total_from_page(40, 20, 20), None); // full: there may be more
+        assert_eq!(total_from_page(0, 1, 1), None);
+        assert_eq!(total_from_page(60, 20, 0), None); // past the end: how far is not known
+    }
 
     #[test]
     fn search_path_is_added_to_the_url() {

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schema::{orgs, users};
 use serde_json::Value;
-use user_core::db::DbError;
+use user_core::db::{total_from_page, DbError};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
     diesel_migrations::embed_migrations!("migrations");
@@ -107,7 +107,8 @@ pub async fn users_after(
 }
 
 /// Page `page` (from 1) of `size` users of `org` in id order, and how many users `org` has,
-/// read in one transaction so the two agree.
+/// read in one transaction so the two agree (counted only when the page does not tell:
+/// [`total_from_page`]).
 pub async fn users_page(
     conn: &mut Conn,
     org: &str,
@@ -121,22 +122,23 @@ pub async fn users_page(
         .read_only()
         .repeatable_read()
         .run(async move |conn: &mut Conn| {
-            let total: i64 = users::table
+            let rows: Vec<User> = users::table
                 .filter(users::org_id.eq(&org))
-                .count()
-                .get_result(conn)
+                .order(users::id)
+                .offset(offset)
+                .limit(limit)
+                .select(User::as_select())
+                .load(conn)
                 .await?;
-            let rows = if offset >= total {
-                Vec::new()
-            } else {
-                users::table
-                    .filter(users::org_id.eq(&org))
-                    .order(users::id)
-                    .offset(offset)
-                    .limit(limit)
-                    .select(User::as_select())
-                    .load(conn)
-                    .await?
+            let total = match total_from_page(offset, limit, rows.len()) {
+                Some(total) => total,
+                None => {
+                    users::table
+                        .filter(users::org_id.eq(&org))
+                        .count()
+                        .get_result(conn)
+                        .await?
+                }
             };
             Ok::<_, diesel::result::Error>((rows, total))
         })

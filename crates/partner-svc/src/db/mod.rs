@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schema::{memberships, partners, users};
-use user_core::db::DbError;
+use user_core::db::{total_from_page, DbError};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
     diesel_migrations::embed_migrations!("migrations");
@@ -106,6 +106,9 @@ pub fn contains_pattern(term: &str) -> String {
 }
 
 /// The users of `partner` (matching `search`, when given) at `offset`, and how many there are.
+/// The page is read first: when it ends the list the total follows from it
+/// ([`total_from_page`]), and only a full page (or one past the end) also counts. A search
+/// that matches a few users, the usual kind, is then one query instead of two.
 pub async fn users_page(
     conn: &mut Conn,
     partner: i64,
@@ -113,42 +116,51 @@ pub async fn users_page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<User>, i64), DbError> {
-    match search {
-        None => {
-            let total = diesel::sql_query(COUNT_SQL)
-                .bind::<BigInt, _>(partner)
-                .get_result::<Count>(conn)
-                .await?
-                .n;
-            let rows = diesel::sql_query(PAGE_SQL)
-                .bind::<BigInt, _>(partner)
-                .bind::<BigInt, _>(limit)
-                .bind::<BigInt, _>(offset)
-                .load::<User>(conn)
-                .await?;
-            Ok((rows, total))
-        }
+    let pattern = match search {
+        None => None,
         // No stored name or email holds a NUL (Postgres text cannot), so nothing matches, and
         // Postgres would refuse the pattern.
-        Some(term) if term.contains('\0') => Ok((Vec::new(), 0)),
-        Some(term) => {
-            let pattern = contains_pattern(term);
-            let total = diesel::sql_query(SEARCH_COUNT_SQL)
+        Some(term) if term.contains('\0') => return Ok((Vec::new(), 0)),
+        Some(term) => Some(contains_pattern(term)),
+    };
+    let rows = match &pattern {
+        None => {
+            diesel::sql_query(PAGE_SQL)
                 .bind::<BigInt, _>(partner)
-                .bind::<Text, _>(&pattern)
-                .get_result::<Count>(conn)
-                .await?
-                .n;
-            let rows = diesel::sql_query(SEARCH_PAGE_SQL)
-                .bind::<BigInt, _>(partner)
-                .bind::<Text, _>(&pattern)
                 .bind::<BigInt, _>(limit)
                 .bind::<BigInt, _>(offset)
                 .load::<User>(conn)
-                .await?;
-            Ok((rows, total))
+                .await?
         }
+        Some(pattern) => {
+            diesel::sql_query(SEARCH_PAGE_SQL)
+                .bind::<BigInt, _>(partner)
+                .bind::<Text, _>(pattern)
+                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(offset)
+                .load::<User>(conn)
+                .await?
+        }
+    };
+    if let Some(total) = total_from_page(offset, limit, rows.len()) {
+        return Ok((rows, total));
     }
+    let total = match &pattern {
+        None => {
+            diesel::sql_query(COUNT_SQL)
+                .bind::<BigInt, _>(partner)
+                .get_result::<Count>(conn)
+                .await?
+        }
+        Some(pattern) => {
+            diesel::sql_query(SEARCH_COUNT_SQL)
+                .bind::<BigInt, _>(partner)
+                .bind::<Text, _>(pattern)
+                .get_result::<Count>(conn)
+                .await?
+        }
+    };
+    Ok((rows, total.n))
 }
 
 pub async fn partner_exists(conn: &mut Conn, id: i64) -> Result<bool, DbError> {
