@@ -17,6 +17,7 @@
 #   ensure_postgres                  exports DATABASE_URL (see below)
 #   ensure_nginx                     sets NGINX_BIN
 #   ensure_curl, apt_install, wait_http URL [SECONDS] [STATUS], port_in_use PORT
+#   wait_log_settled FILE            until nothing has been appended to FILE for a moment
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 # STACK_STATE_DIR moves the state folder, so a second, independent stack (other ports, see
@@ -127,6 +128,24 @@ wait_http() {
         [ "$code" = "$want" ] && return 0
         [ "$SECONDS" -ge "$deadline" ] && return 1
         sleep 0.2
+    done
+}
+
+# wait_log_settled FILE [MAX_SECONDS=3]: wait until nothing has been appended to FILE for
+# 0.3 s (at most MAX_SECONDS), so that a tail of it includes a process's last words.
+wait_log_settled() {
+    local file="$1" max="${2:-3}" size last="" still=0
+    local deadline=$((SECONDS + max))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        size="$(stat -c %s "$file" 2>/dev/null)" || size=""
+        if [ "$size" = "$last" ]; then
+            still=$((still + 1))
+            [ "$still" -ge 3 ] && return 0
+        else
+            still=0
+            last="$size"
+        fi
+        sleep 0.1
     done
 }
 
