@@ -17,6 +17,10 @@
 #   ensure_postgres                  exports DATABASE_URL (see below)
 #   ensure_nginx                     sets NGINX_BIN
 #   ensure_curl, apt_install, wait_http URL [SECONDS] [STATUS], port_in_use PORT
+#   read_env_file FILE               sets ENV_FILE_PAIRS ("KEY=value" ...) from an env file in
+#                                    compose's env-file syntax, never running it as shell code
+#   export_env_file FILE             exports them (in the subshell that execs a service)
+#   print_env_file FILE, env_file_value FILE KEY    the same, on stdout
 #   wait_log_settled FILE            until nothing has been appended to FILE for a moment
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -147,6 +151,258 @@ wait_log_settled() {
         fi
         sleep 0.1
     done
+}
+
+# ---------------------------------------------------------------------------------------
+# Env files: deploy/env/<short>.env (or $STACK_ENV_DIR/<short>.env) are in docker compose's
+# env-file syntax, because compose reads the same files with `env_file`. They are parsed here
+# and never evaluated as shell code (no `.`/`source`, no eval): a value with a space, a `$`,
+# a quote or a `$(command)` means what it means to compose, and nothing in it runs.
+#
+#   read_env_file FILE         sets ENV_FILE_PAIRS to the file's "KEY=value" strings, in file
+#                              order (a repeated KEY keeps its first place and its last value)
+#   export_env_file FILE       read_env_file, then exports each pair into the current shell:
+#                              call it in the subshell that then execs the service (the values
+#                              reach it through the environment, never through a command line).
+#                              Like `set -a; . FILE` it replaces shell variables of the same
+#                              names, so the subshell must not need any after the call.
+#   print_env_file FILE        the pairs on stdout, each followed by a NUL byte
+#   env_file_value FILE KEY    KEY's value on stdout; status 1 when FILE has no KEY
+#
+# On a syntax error they print "FILE:LINE: what is wrong" to stderr and return 1.
+#
+# The rules are compose's (https://docs.docker.com/compose/env-file/):
+#   - blank lines, and lines whose first non-blank character is `#`, are ignored;
+#   - `KEY=value`, optionally preceded by `export `; blanks around KEY and after `=` are dropped;
+#     KEY is letters, digits and `_`, not starting with a digit (compose also takes `.` and
+#     `-`; a shell cannot export such names, so they are an error here);
+#   - an unquoted value runs to the end of its line: blanks inside it are part of it, trailing
+#     ones are not, and ` #` (a space, then `#`) starts a comment, so `A=b # c` is `b` but
+#     `A=b#c` is `b#c`;
+#   - a 'single-quoted' value is taken literally (`$`, `\n`, `#` included); only \' stands for
+#     the quote itself;
+#   - in a "double-quoted" value \" \\ \$ \n \r \t \a \b \f \v are escapes (any other
+#     backslash stays as written) and `#` is part of the value;
+#   - a quoted value may continue over several lines; after its closing quote only blanks and
+#     a `# comment` may follow on that line;
+#   - in an unquoted or double-quoted value `$$` is one literal `$`, and a `$` that is not
+#     followed by a name or `{` is literal as well.
+# Not supported, and reported as an error rather than read differently from compose:
+#   - variable substitution (`$NAME`, `${NAME}`, `${NAME:-default}`, ...) in unquoted and
+#     double-quoted values: write `$$`, or single-quote the value (the committed files use none);
+#   - a line without `=` (compose would copy that variable from its own environment);
+#   - compose's YAML-like `KEY: value` lines, octal escapes (`\0NNN`), and anything but a
+#     comment after a closing quote (compose would read it as the next variable).
+ENV_FILE_PAIRS=()
+# shellcheck disable=SC2016 # the $ are meant literally
+_lib_env_no_subst='variable substitution ($NAME, ${NAME}) is not supported here; write $$ for a literal $, or single-quote the value'
+
+# _lib_env_dollars VALUE -> _lib_env_out: `$$` -> `$`, a lone `$` kept; `$NAME` and `${...}`
+# fail (status 1, reason in _lib_env_why).
+_lib_env_dollars() {
+    local v="$1" out=""
+    while [[ "$v" == *'$'* ]]; do
+        out+="${v%%\$*}"
+        v="${v#*\$}"
+        case "$v" in
+            '$'*)
+                out+='$'
+                v="${v:1}"
+                ;;
+            [A-Za-z_\{]*)
+                _lib_env_why="$_lib_env_no_subst"
+                return 1
+                ;;
+            *) out+='$' ;;
+        esac
+    done
+    _lib_env_out="$out$v"
+}
+
+# _lib_env_dquoted TEXT -> _lib_env_out: the escapes and `$`s of a double-quoted value (TEXT is
+# what the quotes held, \" already turned into ").
+_lib_env_dquoted() {
+    local s="$1" out="" c i=0 len="${#1}" plain special='[\\$]'
+    while [ "$i" -lt "$len" ]; do
+        # Characters up to the next backslash or `$` are taken as they are.
+        plain="${s:i}"
+        # shellcheck disable=SC2295 # $special is a pattern
+        plain="${plain%%$special*}"
+        out+="$plain"
+        i=$((i + ${#plain}))
+        [ "$i" -lt "$len" ] || break
+        c="${s:i:1}"
+        i=$((i + 1))
+        case "$c" in
+            \\)
+                c="${s:i:1}"
+                case "$c" in
+                    n) out+=$'\n' ;;
+                    r) out+=$'\r' ;;
+                    t) out+=$'\t' ;;
+                    a) out+=$'\a' ;;
+                    b) out+=$'\b' ;;
+                    f) out+=$'\f' ;;
+                    v) out+=$'\v' ;;
+                    \\ | '"' | '$') out+="$c" ;;
+                    0)
+                        _lib_env_why="octal escapes (\\0NNN) are not supported here"
+                        return 1
+                        ;;
+                    *)
+                        # Not an escape: the backslash stays; the next character is read as usual.
+                        out+="\\"
+                        continue
+                        ;;
+                esac
+                i=$((i + 1))
+                ;;
+            '$')
+                case "${s:i:1}" in
+                    '$') i=$((i + 1)) ;;
+                    [A-Za-z_\{])
+                        _lib_env_why="$_lib_env_no_subst"
+                        return 1
+                        ;;
+                esac
+                out+='$'
+                ;;
+        esac
+    done
+    _lib_env_out="$out"
+}
+
+read_env_file() {
+    local file="$1" n=0 total start line key rest q raw c i esc value plain special
+    local name_re='^[A-Za-z_][A-Za-z0-9_]*$'
+    local -a lines=()
+    local -A at=()
+    ENV_FILE_PAIRS=()
+    if [ ! -f "$file" ] || [ ! -r "$file" ]; then
+        _lib_say "$file: no such readable file"
+        return 1
+    fi
+    mapfile -t lines <"$file" || return 1
+    total="${#lines[@]}"
+    while [ "$n" -lt "$total" ]; do
+        line="${lines[n]}"
+        n=$((n + 1))
+        start="$n"
+        line="${line#"${line%%[![:space:]]*}"}"
+        case "$line" in '' | '#'*) continue ;; esac
+        if [[ "$line" =~ ^export[[:space:]]+(.*)$ ]]; then
+            line="${BASH_REMATCH[1]}"
+        fi
+        if [[ "$line" != *=* ]]; then
+            _lib_say "$file:$n: no '=' in this line (expected KEY=value)"
+            return 1
+        fi
+        key="${line%%=*}"
+        key="${key%"${key##*[![:space:]]}"}"
+        if ! [[ "$key" =~ $name_re ]]; then
+            _lib_say "$file:$n: '$key' is not a variable name (letters, digits and _, not starting with a digit)"
+            return 1
+        fi
+        rest="${line#*=}"
+        rest="${rest#"${rest%%[![:space:]]*}"}"
+        case "$rest" in
+            \"* | \'*)
+                q="${rest:0:1}" rest="${rest:1}" raw="" esc=0 i=0
+                if [ "$q" = '"' ]; then special='[\\"]'; else special="[\\\\']"; fi
+                while :; do
+                    if [ "$i" -ge "${#rest}" ]; then
+                        # The value goes on over the next line (compose allows that).
+                        if [ "$n" -ge "$total" ]; then
+                            _lib_say "$file:$start: the quoted value of $key has no closing $q"
+                            return 1
+                        fi
+                        rest+=$'\n'"${lines[n]}"
+                        n=$((n + 1))
+                        continue
+                    fi
+                    if [ "$esc" = 0 ]; then
+                        # Characters up to the next backslash or quote are part of the value.
+                        plain="${rest:i}"
+                        # shellcheck disable=SC2295 # $special is a pattern
+                        plain="${plain%%$special*}"
+                        raw+="$plain"
+                        i=$((i + ${#plain}))
+                        [ "$i" -lt "${#rest}" ] || continue
+                    fi
+                    c="${rest:i:1}"
+                    i=$((i + 1))
+                    if [ "$esc" = 1 ]; then
+                        esc=0
+                        if [ "$c" = "$q" ]; then raw+="$c"; else raw+="\\$c"; fi
+                    elif [ "$c" = "\\" ]; then
+                        esc=1
+                    elif [ "$c" = "$q" ]; then
+                        break
+                    else
+                        raw+="$c"
+                    fi
+                done
+                rest="${rest:i}"
+                rest="${rest#"${rest%%[![:space:]]*}"}"
+                case "$rest" in
+                    '' | '#'*) ;;
+                    *)
+                        _lib_say "$file:$n: unexpected text after the closing $q of $key's value: $rest"
+                        return 1
+                        ;;
+                esac
+                if [ "$q" = "'" ]; then
+                    value="$raw"
+                else
+                    _lib_env_dquoted "$raw" || { _lib_say "$file:$start: $key: $_lib_env_why"; return 1; }
+                    value="$_lib_env_out"
+                fi
+                ;;
+            *)
+                value="${rest%% #*}"
+                value="${value%"${value##*[![:space:]]}"}"
+                _lib_env_dollars "$value" || { _lib_say "$file:$start: $key: $_lib_env_why"; return 1; }
+                value="$_lib_env_out"
+                ;;
+        esac
+        if [ -n "${at[$key]+set}" ]; then
+            i="${at[$key]}"
+            ENV_FILE_PAIRS[i]="$key=$value"
+        else
+            at[$key]="${#ENV_FILE_PAIRS[@]}"
+            ENV_FILE_PAIRS+=("$key=$value")
+        fi
+    done
+}
+
+# No local variables here: they could hide a KEY of the file from the export.
+export_env_file() {
+    read_env_file "$1" || return 1
+    set -- "$1" "${ENV_FILE_PAIRS[@]}"
+    while [ "$#" -gt 1 ]; do
+        export "${2?}" 2>/dev/null || {
+            _lib_say "$1: cannot export ${2%%=*} (a read-only shell variable)"
+            return 1
+        }
+        set -- "$1" "${@:3}"
+    done
+}
+
+print_env_file() {
+    read_env_file "$1" || return 1
+    if [ "${#ENV_FILE_PAIRS[@]}" -gt 0 ]; then printf '%s\0' "${ENV_FILE_PAIRS[@]}"; fi
+}
+
+env_file_value() {
+    local pair
+    read_env_file "$1" || return 1
+    for pair in "${ENV_FILE_PAIRS[@]}"; do
+        if [ "${pair%%=*}" = "$2" ]; then
+            printf '%s\n' "${pair#*=}"
+            return 0
+        fi
+    done
+    return 1
 }
 
 # ---------------------------------------------------------------------------------------
