@@ -30,6 +30,7 @@ Only the standard library; only 127.0.0.1.
 import json
 import os
 import re
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -39,14 +40,13 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
 def env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                values[k] = v
-    return values
+    """KEY -> value of an env file in compose's env-file syntax, read by scripts/lib.sh's
+    read_env_file (the reader scripts/stack uses; never as shell code)."""
+    lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib.sh")
+    out = subprocess.run(
+        ["bash", "-c", '. "$1" && print_env_file "$2"', "env_file", lib, path],
+        check=True, stdout=subprocess.PIPE).stdout.decode("utf-8")
+    return dict(pair.split("=", 1) for pair in out.split("\0") if pair)
 
 
 class Recorder:

@@ -52,14 +52,14 @@ def say(msg):
 
 
 def env_file(short):
-    out = {}
-    with open(os.path.join(ROOT, "deploy", "env", short + ".env"), encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                out[k] = v
-    return out
+    """KEY -> value of deploy/env/<short>.env in compose's env-file syntax, read by
+    scripts/lib.sh's read_env_file (the reader scripts/stack uses; never as shell code)."""
+    lib = os.path.join(ROOT, "scripts", "lib.sh")
+    path = os.path.join(ROOT, "deploy", "env", short + ".env")
+    out = subprocess.run(
+        ["bash", "-c", '. "$1" && print_env_file "$2"', "env_file", lib, path],
+        check=True, stdout=subprocess.PIPE).stdout.decode("utf-8")
+    return dict(pair.split("=", 1) for pair in out.split("\0") if pair)
 
 
 def request(port, method, path, body=None, headers=None, timeout=10.0):
