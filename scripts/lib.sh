@@ -422,6 +422,7 @@ _lib_find_nginx() {
 ensure_nginx() {
     NGINX_BIN="$(_lib_find_nginx)" && return 0
     apt_install nginx-light || apt_install nginx || return 1
+    # shellcheck disable=SC2034 # for the scripts that source this file
     NGINX_BIN="$(_lib_find_nginx)" || { _lib_say "nginx installed but not found"; return 1; }
 }
 
@@ -446,6 +447,7 @@ _lib_pg_bindir() {
         dirname "$(command -v pg_ctl)"
         return 0
     fi
+    # shellcheck disable=SC2012 # version folders (/usr/lib/postgresql/16/bin), plain names
     d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
     if [ -n "$d" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ]; then
         echo "$d"
@@ -554,6 +556,7 @@ EOF
 }
 
 ensure_postgres() {
+    # shellcheck disable=SC2034 # for the scripts that source this file
     STACK_PG_STARTED_DIR=""
     PG_ADMIN_URL=""
     if [ -n "${DATABASE_URL:-}" ]; then
