@@ -4,6 +4,7 @@
 //! process, and other replicas see the change when their entry expires. That is how "a revoked
 //! principal loses access within 5 seconds" holds without a database hit per request.
 
+use crate::db::{Conn, Db, DbError};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -58,6 +59,60 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+}
+
+/// Who a credential belongs to, read from the cache while fresh, else from the database (and
+/// then cached): the step every service's authentication takes on every request.
+///
+/// `None` means "no such principal" (unknown, revoked, deleted or inactive). It is cached too,
+/// unless the keys can be guessed by anyone ([`PrincipalCache::forgetting_unknown`]): then
+/// guessing cannot crowd out the real entries.
+pub struct PrincipalCache<K, P> {
+    entries: TtlCache<K, Option<P>>,
+    remember_unknown: bool,
+}
+
+impl<K: Eq + Hash + Clone, P: Clone> PrincipalCache<K, P> {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            entries: TtlCache::new(ttl, capacity),
+            remember_unknown: true,
+        }
+    }
+
+    /// Caches only the principals found, never a `None`.
+    pub fn forgetting_unknown(mut self) -> Self {
+        self.remember_unknown = false;
+        self
+    }
+
+    /// The principal behind `key`: cached, else `query` on a connection of `db`.
+    pub async fn get_or_load(
+        &self,
+        db: &Db,
+        key: &K,
+        query: impl AsyncFnOnce(&mut Conn) -> Result<Option<P>, DbError>,
+    ) -> Result<Option<P>, DbError> {
+        if let Some(cached) = self.entries.get(key) {
+            return Ok(cached);
+        }
+        let mut conn = db.conn().await?;
+        let found = query(&mut conn).await?;
+        if found.is_some() || self.remember_unknown {
+            self.entries.insert(key.clone(), found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Forgets `key` in this process (after a change to its principal).
+    pub fn forget(&self, key: &K) {
+        self.entries.remove(key);
+    }
+
+    /// Forgets every principal (after a change that touches many of them).
+    pub fn clear(&self) {
+        self.entries.clear();
     }
 }
 

@@ -34,6 +34,19 @@ pub fn message(status: actix_web::http::StatusCode, text: &str) -> HttpResponse 
     HttpResponse::build(status).json(json!({ "message": text }))
 }
 
+/// `{"message": …}`: every error but 422, in the OpenAPI documents.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MessageJson {
+    pub message: String,
+}
+
+/// 422: `errors` maps each failing field to its messages, in the OpenAPI documents.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ValidationJson {
+    pub message: String,
+    pub errors: std::collections::BTreeMap<String, Vec<String>>,
+}
+
 /// A request field after Laravel's input normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {

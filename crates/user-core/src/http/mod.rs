@@ -21,7 +21,7 @@ pub use ops::ops_routes;
 
 use crate::config::Settings;
 use crate::db::{Db, DbError};
-use crate::password::PasswordHasher;
+use crate::password::{HashError, PasswordHasher};
 use crate::throttle::LoginThrottle;
 use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
@@ -101,6 +101,71 @@ impl From<&DbError> for Problem {
     }
 }
 
+impl From<&HashError> for Problem {
+    /// A hashing failure is never the caller's fault: 500, the cause logged.
+    fn from(error: &HashError) -> Self {
+        tracing::error!(%error, "password hashing failed");
+        Self::Internal
+    }
+}
+
+/// The failures every service shares, whatever its API: a [`Problem`] of the plumbing, a
+/// database error, a hashing error. A service's error type has one `Failure(Failure)` variant
+/// and answers it with [`Failure::problem`] in its own shape; [`crate::shared_failures!`] gives
+/// it the `From` conversions, so `?` works on all three.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0:?}")]
+    Problem(Problem),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+impl From<Problem> for Failure {
+    fn from(p: Problem) -> Self {
+        Self::Problem(p)
+    }
+}
+
+impl Failure {
+    /// The shared answer: unavailable database 503, a missing row 404, anything else 500 (the
+    /// cause logged, never sent).
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::Problem(p) => p.clone(),
+            Self::Db(e) => e.into(),
+            Self::Hash(e) => e.into(),
+        }
+    }
+}
+
+/// `From<Problem>`, `From<DbError>` and `From<HashError>` for a service's error enum `$ty`,
+/// through its `Failure(Failure)` variant ([`Failure`]).
+#[macro_export]
+macro_rules! shared_failures {
+    ($ty:ident) => {
+        impl From<$crate::http::Problem> for $ty {
+            fn from(p: $crate::http::Problem) -> Self {
+                Self::Failure(p.into())
+            }
+        }
+
+        impl From<$crate::db::DbError> for $ty {
+            fn from(e: $crate::db::DbError) -> Self {
+                Self::Failure(e.into())
+            }
+        }
+
+        impl From<$crate::password::HashError> for $ty {
+            fn from(e: $crate::password::HashError) -> Self {
+                Self::Failure(e.into())
+            }
+        }
+    };
+}
+
 /// How one API words the shared failures.
 pub trait ErrorShape: 'static {
     /// The JSON body for `problem`.
@@ -162,6 +227,7 @@ pub async fn not_found<S: ErrorShape>() -> HttpResponse {
 /// actix-http leaves the body out (its `Content-Length` stays that of the GET).
 pub struct Resource<S> {
     inner: actix_web::Resource,
+    path: String,
     methods: Vec<&'static str>,
     shape: std::marker::PhantomData<S>,
 }
@@ -170,8 +236,21 @@ pub struct Resource<S> {
 pub fn resource<S: ErrorShape>(path: &str) -> Resource<S> {
     Resource {
         inner: web::resource(path),
+        path: path.to_owned(),
         methods: Vec::new(),
         shape: std::marker::PhantomData,
+    }
+}
+
+impl<S> Resource<S> {
+    /// The path pattern, as given to [`resource`].
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The methods served, in the order they were added (HEAD after each GET).
+    pub fn methods(&self) -> &[&'static str] {
+        &self.methods
     }
 }
 

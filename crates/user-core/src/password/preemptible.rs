@@ -11,7 +11,7 @@
 //! rounds ends the slice there and then: one round takes ~60 us at any cost (cost 12 runs
 //! 4 096 of them in ~240 ms), so a woken thread waits at most about that long (p99 beside
 //! password work ~1.1 x idle), and the yields cost ~1 % of a hash
-//! (docs/performance.md, "Fifth session").
+//! (docs/performance.md, "Yields between bcrypt's rounds").
 //!
 //! Only the loop is ours: the Blowfish primitives are the `blowfish` crate's (the ones the
 //! `bcrypt` crate calls), and parsing and the radix-64 alphabet are the `bcrypt` crate's. Tests
