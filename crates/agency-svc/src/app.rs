@@ -1,37 +1,12 @@
-//! The application: its state and the `App` that `main` and the tests both serve.
+//! The application: the `App` that `main` and the tests both serve.
 
-use crate::auth::ClientState;
 use crate::error::Shape;
 use crate::routes;
+use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App};
-use std::sync::Arc;
-use std::time::Duration;
-use user_core::cache::TtlCache;
-use user_core::http::{self, Core};
-use user_core::jwt::JwtKeys;
-
-/// How long a client's revocation state is trusted before it is read again (the contract
-/// allows 5 s; revocation in this process also clears the entry at once).
-pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
-
-#[derive(Clone)]
-pub struct AppState {
-    pub core: Core,
-    pub jwt: Arc<JwtKeys>,
-    pub clients: Arc<TtlCache<String, ClientState>>,
-}
-
-impl AppState {
-    pub fn new(core: Core, jwt: JwtKeys) -> Self {
-        Self {
-            core,
-            jwt: Arc::new(jwt),
-            clients: Arc::new(TtlCache::new(CLIENT_CACHE_TTL, 100_000)),
-        }
-    }
-}
+use user_core::http;
 
 pub fn build(
     state: AppState,

@@ -1,8 +1,8 @@
 //! Who is calling: the API client behind the bearer token, checked on every request.
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::ApiError;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -13,9 +13,6 @@ use serde::{Deserialize, Serialize};
 pub struct TokenClaims {
     pub grp: i64,
 }
-
-/// What the cache keeps of a client: its group while it is not revoked.
-pub type ClientState = Option<i64>;
 
 /// An authenticated API client, acting for its agency group.
 #[derive(Debug, Clone)]
@@ -37,22 +34,18 @@ impl FromRequest for Caller {
 async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
-        .ok_or(ApiError::Problem(user_core::http::Problem::Internal))?;
+        .ok_or(ApiError::INTERNAL)?;
     let token = user_core::http::bearer_token(req).ok_or(ApiError::UNAUTHENTICATED)?;
     let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
         tracing::debug!(%reason, "bearer token refused");
         ApiError::UNAUTHENTICATED
     })?;
-    let group = match state.clients.get(&claims.sub) {
-        Some(cached) => cached,
-        None => {
-            let mut conn = state.core.db.conn().await?;
-            let found = db::find_client(&mut conn, &claims.sub).await?;
-            let live = found.filter(|c| !c.revoked).map(|c| c.agency_group_id);
-            state.clients.insert(claims.sub.clone(), live);
-            live
-        }
-    };
+    let group = state
+        .clients
+        .get_or_load(&state.core.db, &claims.sub, async |conn| {
+            db::client_group(conn, &claims.sub).await
+        })
+        .await?;
     match group {
         Some(group_id) => Ok(Caller {
             client_id: claims.sub,

@@ -1,6 +1,6 @@
 //! First credentials from `BOOTSTRAP_*`, applied idempotently at start.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::{db, Config};
 use anyhow::{bail, Context};
 use user_core::values::Password;

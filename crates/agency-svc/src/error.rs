@@ -3,51 +3,31 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-use user_core::db::DbError;
-use user_core::http::{problem_response, Problem};
+use user_core::http::{problem_response, Failure, Problem};
 use user_core::laravel::{Errors, LaravelShape};
-use user_core::password::HashError;
 
 pub type Shape = LaravelShape;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0:?}")]
-    Problem(Problem),
     #[error("validation failed")]
     Invalid(Errors),
     #[error("client authentication failed")]
     InvalidClient,
     #[error("unsupported grant type")]
     UnsupportedGrantType,
+    /// The failures every service shares (the plumbing's 4xx, 404, 500, 503).
     #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Hash(#[from] HashError),
+    Failure(Failure),
 }
 
 impl ApiError {
-    pub const NOT_FOUND: Self = Self::Problem(Problem::NotFound);
-    pub const UNAUTHENTICATED: Self = Self::Problem(Problem::Unauthenticated);
-
-    fn problem(&self) -> Option<Problem> {
-        match self {
-            Self::Problem(p) => Some(p.clone()),
-            Self::Db(e) => Some(Problem::from(e)),
-            Self::Hash(e) => {
-                tracing::error!(error = %e, "password hashing failed");
-                Some(Problem::Internal)
-            }
-            _ => None,
-        }
-    }
+    pub const NOT_FOUND: Self = Self::Failure(Failure::Problem(Problem::NotFound));
+    pub const UNAUTHENTICATED: Self = Self::Failure(Failure::Problem(Problem::Unauthenticated));
+    pub const INTERNAL: Self = Self::Failure(Failure::Problem(Problem::Internal));
 }
 
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        Self::Problem(p)
-    }
-}
+user_core::shared_failures!(ApiError);
 
 /// Passport's OAuth error body: `error`, `error_description` and Laravel's `message`.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
@@ -64,9 +44,7 @@ impl ResponseError for ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
-            other => other
-                .problem()
-                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |p| p.status()),
+            Self::Failure(f) => f.problem().status(),
         }
     }
 
@@ -83,7 +61,7 @@ impl ResponseError for ApiError {
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server.",
             ),
-            other => problem_response::<Shape>(&other.problem().unwrap_or(Problem::Internal)),
+            Self::Failure(f) => problem_response::<Shape>(&f.problem()),
         }
     }
 }

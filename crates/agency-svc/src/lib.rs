@@ -7,7 +7,9 @@ pub mod bootstrap;
 pub mod db;
 pub mod error;
 pub mod openapi;
+pub mod permissions;
 pub mod routes;
+pub mod state;
 pub mod wire;
 
 use user_core::cli::Command;
@@ -33,10 +35,10 @@ pub struct Config {
 pub async fn state(
     settings: user_core::config::Settings,
     db: user_core::db::Db,
-) -> anyhow::Result<app::AppState> {
+) -> anyhow::Result<state::AppState> {
     let jwt = settings.jwt_keys()?;
     let core = Core::new(settings, db, openapi::document());
-    Ok(app::AppState::new(core, jwt))
+    Ok(state::AppState::new(core, jwt))
 }
 
 pub async fn run() -> anyhow::Result<()> {

@@ -24,8 +24,8 @@ use utoipa::OpenApi;
         wire::TokenJson,
         wire::TokenBody,
         wire::TokenBadRequestJson,
-        wire::MessageJson,
-        wire::ValidationJson,
+        user_core::laravel::MessageJson,
+        user_core::laravel::ValidationJson,
         wire::OAuthErrorJson,
     )),
     modifiers(&BearerAuth)

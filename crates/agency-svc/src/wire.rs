@@ -101,21 +101,6 @@ pub struct TokenBody {
     pub client_secret: String,
 }
 
-/// `{"message": …}`: every error but 422 and the token endpoint's.
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct MessageJson {
-    pub message: String,
-}
-
-/// 422: `errors` maps each failing field to its messages.
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ValidationJson {
-    pub message: String,
-    pub errors: std::collections::BTreeMap<String, Vec<String>>,
-}
-
 /// The token endpoint's errors.
 #[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]

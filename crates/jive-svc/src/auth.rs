@@ -1,65 +1,36 @@
 //! Who is calling: the user behind the access key in `authorization`, and what it may do.
 
-use crate::app::AppState;
-use crate::db;
+use crate::db::{self, Principal};
 use crate::error::ApiError;
+use crate::permissions::Access;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use serde_json::Value;
 use user_core::db::DbError;
 
-/// What a user may do with `/api/users`, from its `user_permissions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    /// Authenticated, but every `/api/users` call is refused.
-    None,
-    /// `{"users":"read"}`: the `GET` calls.
-    Read,
-    /// `{"users":"write"}`: every call, but not granting permissions.
-    Write,
-    /// `{"IsAdmin":"admin"}`: everything in the org.
-    Admin,
-}
-
-impl Access {
-    pub fn of(permissions: &Value) -> Self {
-        if permissions.get("IsAdmin").and_then(Value::as_str) == Some("admin") {
-            return Self::Admin;
-        }
-        match permissions.get("users").and_then(Value::as_str) {
-            Some("write") => Self::Write,
-            Some("read") => Self::Read,
-            _ => Self::None,
-        }
-    }
-}
-
-/// An authenticated, active user, acting in its org.
+/// An authenticated, active user, acting in its org: the principal behind its access key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub user_id: String,
-    pub org_id: String,
-    pub access: Access,
+pub struct Caller(pub Principal);
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
 }
 
 impl Caller {
     /// 403 unless the caller has at least `needed`.
     pub fn require(&self, needed: Access) -> Result<(), ApiError> {
-        if self.access >= needed {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        self.access.require(needed)
     }
 
     pub fn is_admin(&self) -> bool {
         self.access == Access::Admin
     }
 }
-
-/// What the cache keeps per key: the caller while the user is active, `None` once it is not.
-pub type KeyState = Option<Caller>;
 
 impl FromRequest for Caller {
     type Error = ApiError;
@@ -84,10 +55,10 @@ pub fn access_key(req: &HttpRequest) -> Option<&str> {
 async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
-        .ok_or(ApiError::Problem(user_core::http::Problem::Internal))?;
+        .ok_or(ApiError::INTERNAL)?;
     let key = access_key(req).ok_or(ApiError::UNAUTHENTICATED)?;
     match lookup(state, key).await? {
-        Some(caller) => Ok(caller),
+        Some(principal) => Ok(Caller(principal)),
         None => {
             tracing::debug!("unknown or inactive access key");
             Err(ApiError::UNAUTHENTICATED)
@@ -95,45 +66,21 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     }
 }
 
-/// The caller behind `key`: from the cache when it was read less than
-/// [`crate::app::KEY_CACHE_TTL`] ago, else from the database (and then cached).
-/// Unknown keys are not cached, so guessing cannot crowd out real entries.
-pub async fn lookup(state: &AppState, key: &str) -> Result<KeyState, DbError> {
-    if let Some(cached) = state.keys.get(&key.to_owned()) {
-        return Ok(cached);
-    }
-    let mut conn = state.core.db.conn().await?;
-    let Some(owner) = db::find_by_key(&mut conn, key).await? else {
-        return Ok(None);
-    };
-    let caller = owner.active.then(|| Caller {
-        access: Access::of(&owner.user_permissions),
-        user_id: owner.id,
-        org_id: owner.org_id,
-    });
-    state.keys.insert(key.to_owned(), caller.clone());
-    Ok(caller)
+/// The active user behind `key`: from the cache when it was read less than
+/// [`crate::state::KEY_CACHE_TTL`] ago, else from the database (and then cached). Unknown or
+/// inactive keys are not cached, so guessing cannot crowd out real entries.
+pub async fn lookup(state: &AppState, key: &str) -> Result<Option<Principal>, DbError> {
+    state
+        .keys
+        .get_or_load(&state.core.db, &key.to_owned(), async |conn| {
+            db::principal_by_key(conn, key).await
+        })
+        .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn permissions_map_to_access() {
-        assert_eq!(Access::of(&json!({"IsAdmin":"admin"})), Access::Admin);
-        assert_eq!(
-            Access::of(&json!({"IsAdmin":"admin","users":"read"})),
-            Access::Admin
-        );
-        assert_eq!(Access::of(&json!({"users":"write"})), Access::Write);
-        assert_eq!(Access::of(&json!({"users":"read"})), Access::Read);
-        assert_eq!(Access::of(&json!({"users":"deny"})), Access::None);
-        assert_eq!(Access::of(&json!({})), Access::None);
-        assert_eq!(Access::of(&json!({"IsAdmin":"yes"})), Access::None);
-        assert!(Access::Admin > Access::Write && Access::Write > Access::Read);
-    }
 
     #[test]
     fn keys_are_read_raw_or_as_bearer() {

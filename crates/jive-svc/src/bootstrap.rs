@@ -1,6 +1,6 @@
 //! First credentials from `BOOTSTRAP_*`, applied idempotently at start.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::{db, ids, Config};
 use anyhow::bail;
 use serde_json::json;
@@ -65,7 +65,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
     let mut conn = state.core.db.conn().await?;
     db::ensure_org(&mut conn, &plan.org_id, BOOTSTRAP_ORG_NAME).await?;
     if let Some((email, key)) = plan.admin {
-        if db::find_by_key(&mut conn, key.expose()).await?.is_some() {
+        if db::key_taken(&mut conn, key.expose()).await? {
             tracing::info!(org_id = %plan.org_id, "bootstrap admin exists");
             return Ok(());
         }

@@ -4,8 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 use user_core::db::DbError;
-use user_core::http::{problem_response, ErrorShape, Problem};
-use user_core::password::HashError;
+use user_core::http::{problem_response, ErrorShape, Failure, Problem};
 
 /// The message of every 403 for a missing permission (Tyk's wording).
 pub const ACCESS_DENIED: &str = "access denied: You do not have permission to access /api/users";
@@ -37,8 +36,6 @@ impl ErrorShape for Shape {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0:?}")]
-    Problem(Problem),
     /// 400 with this message (a failed rule, naming the field).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -51,28 +48,25 @@ pub enum ApiError {
     /// 404: no such user in the caller's org (or an id that cannot exist).
     #[error("user not found")]
     UserNotFound,
+    /// The failures every service shares (the plumbing's 4xx, 404, 500, 503).
     #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Hash(#[from] HashError),
+    Failure(Failure),
 }
 
 impl ApiError {
-    pub const UNAUTHENTICATED: Self = Self::Problem(Problem::Unauthenticated);
+    pub const UNAUTHENTICATED: Self = Self::Failure(Failure::Problem(Problem::Unauthenticated));
+    pub const INTERNAL: Self = Self::Failure(Failure::Problem(Problem::Internal));
 
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::BadRequest(message.into())
     }
 
+    /// The shared answer, in the envelope; `None` for this API's own errors. A missing row is
+    /// this API's "user not found", not the plumbing's 404.
     fn problem(&self) -> Option<Problem> {
         match self {
-            Self::Problem(p) => Some(p.clone()),
-            Self::Db(DbError::NotFound) => None,
-            Self::Db(e) => Some(Problem::from(e)),
-            Self::Hash(e) => {
-                tracing::error!(error = %e, "password hashing failed");
-                Some(Problem::Internal)
-            }
+            Self::Failure(Failure::Db(DbError::NotFound)) => None,
+            Self::Failure(f) => Some(f.problem()),
             _ => None,
         }
     }
@@ -87,21 +81,17 @@ impl ApiError {
     }
 }
 
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        Self::Problem(p)
-    }
-}
+user_core::shared_failures!(ApiError);
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden | Self::EmailTaken => StatusCode::FORBIDDEN,
-            Self::UserNotFound | Self::Db(DbError::NotFound) => StatusCode::NOT_FOUND,
-            other => other
-                .problem()
-                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |p| p.status()),
+            Self::UserNotFound | Self::Failure(Failure::Db(DbError::NotFound)) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::Failure(f) => f.problem().status(),
         }
     }
 
@@ -128,7 +118,7 @@ mod tests {
         assert_eq!(e.message(), "User email already exists for this org.");
         assert_eq!(ApiError::UserNotFound.status_code(), StatusCode::NOT_FOUND);
         assert_eq!(
-            ApiError::Db(DbError::Unavailable("x".into())).status_code(),
+            ApiError::from(DbError::Unavailable("x".into())).status_code(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

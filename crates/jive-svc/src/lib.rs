@@ -8,7 +8,9 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod openapi;
+pub mod permissions;
 pub mod routes;
+pub mod state;
 pub mod wire;
 
 use user_core::cli::Command;
@@ -34,9 +36,9 @@ pub struct Config {
 pub async fn state(
     settings: user_core::config::Settings,
     db: user_core::db::Db,
-) -> anyhow::Result<app::AppState> {
+) -> anyhow::Result<state::AppState> {
     let core = Core::new(settings, db, openapi::document());
-    Ok(app::AppState::new(core))
+    Ok(state::AppState::new(core))
 }
 
 pub async fn run() -> anyhow::Result<()> {

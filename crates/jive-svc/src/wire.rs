@@ -1,7 +1,7 @@
 //! The API's JSON: what it sends, and the checked form of what it receives.
 
-use crate::auth::Caller;
-use crate::db::User;
+use crate::db::{Principal, User};
+use crate::permissions::sees_access_key;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use user_core::values::{Email, Password, PasswordError, DEFAULT_MIN_PASSWORD_CHARS};
@@ -36,9 +36,9 @@ pub struct UserJson {
 }
 
 impl UserJson {
-    /// `user` as `caller` may see it.
-    pub fn new(user: User, caller: &Caller) -> Self {
-        let access_key = if caller.is_admin() || caller.user_id == user.id {
+    /// `user` as `viewer` may see it.
+    pub fn new(user: User, viewer: &Principal) -> Self {
+        let access_key = if sees_access_key(viewer.access, &viewer.user_id, &user.id) {
             user.access_key
         } else {
             String::new()

@@ -1,73 +1,18 @@
 //! Who is calling: the user behind the bearer token, with its permissions and partners, and
-//! the checks every endpoint makes (permission, partner access, no escalation).
+//! the checks every endpoint makes, in this API's errors (the rules: `permissions.rs`).
 
-use crate::app::AppState;
-use crate::db;
+use crate::db::{self, Principal};
 use crate::error::ApiError;
+use crate::permissions::{self, Permission, Permissions};
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
-
-/// The five permissions of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Permission {
-    UsersRead,
-    UsersCreate,
-    UsersUpdate,
-    UsersDelete,
-    /// Access to every partner (the super admin's).
-    PartnersAll,
-}
-
-impl Permission {
-    pub const ALL: [Self; 5] = [
-        Self::UsersRead,
-        Self::UsersCreate,
-        Self::UsersUpdate,
-        Self::UsersDelete,
-        Self::PartnersAll,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UsersRead => "users.read",
-            Self::UsersCreate => "users.create",
-            Self::UsersUpdate => "users.update",
-            Self::UsersDelete => "users.delete",
-            Self::PartnersAll => "partners.all",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == raw)
-    }
-}
-
-/// A set of permissions (stored as a sorted text array).
-pub type Permissions = BTreeSet<Permission>;
-
-/// The stored names, in a stable order.
-pub fn names(set: &Permissions) -> Vec<String> {
-    set.iter().map(|p| p.as_str().to_owned()).collect()
-}
-
-/// Reads stored names, ignoring any this build does not know (the table's CHECK keeps them out).
-pub fn from_names(names: &[String]) -> Permissions {
-    names.iter().filter_map(|n| Permission::parse(n)).collect()
-}
 
 /// The token's own claims: none beyond `sub` (the user id); permissions are read live.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TokenClaims {}
-
-/// What the cache keeps of a user: permissions and partner ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub permissions: Permissions,
-    pub partners: BTreeSet<i64>,
-}
 
 /// An authenticated user.
 #[derive(Debug, Clone)]
@@ -85,9 +30,13 @@ impl Caller {
         self.has(Permission::PartnersAll)
     }
 
-    /// Whether the caller may act in `partner` (member, or `partners.all`).
+    /// Whether the caller may act in `partner` ([`permissions::can_access`]).
     pub fn can_access(&self, partner: i64) -> bool {
-        self.all_partners() || self.principal.partners.contains(&partner)
+        permissions::can_access(
+            &self.principal.permissions,
+            &self.principal.partners,
+            partner,
+        )
     }
 
     /// 403 unless the caller holds `permission` and has access to `partner`.
@@ -99,16 +48,14 @@ impl Caller {
         }
     }
 
-    /// 403 when going from `before` to `after` adds or removes a permission the caller does not
-    /// hold itself (nobody hands out, or takes away, more than they have).
+    /// 403 unless the caller may change a user's permissions from `before` to `after`
+    /// ([`permissions::may_change`]: no escalation).
     pub fn may_change(&self, before: &Permissions, after: &Permissions) -> Result<(), ApiError> {
-        let changed = before.symmetric_difference(after);
-        for p in changed {
-            if !self.has(*p) {
-                return Err(ApiError::UNAUTHORIZED);
-            }
+        if permissions::may_change(&self.principal.permissions, before, after) {
+            Ok(())
+        } else {
+            Err(ApiError::UNAUTHORIZED)
         }
-        Ok(())
     }
 }
 
@@ -132,15 +79,12 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         ApiError::UNAUTHENTICATED
     })?;
     let user_id: i64 = claims.sub.parse().map_err(|_| ApiError::UNAUTHENTICATED)?;
-    let principal = match state.principals.get(&user_id) {
-        Some(cached) => cached,
-        None => {
-            let mut conn = state.core.db.conn().await?;
-            let found = db::principal(&mut conn, user_id).await?;
-            state.principals.insert(user_id, found.clone());
-            found
-        }
-    };
+    let principal = state
+        .principals
+        .get_or_load(&state.core.db, &user_id, async |conn| {
+            db::principal(conn, user_id).await
+        })
+        .await?;
     match principal {
         Some(principal) => Ok(Caller { user_id, principal }),
         None => {
@@ -162,14 +106,6 @@ mod tests {
                 partners: partners.iter().copied().collect(),
             },
         }
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for p in Permission::ALL {
-            assert_eq!(Permission::parse(p.as_str()), Some(p));
-        }
-        assert_eq!(Permission::parse("users.READ"), None);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! First partners and the super admin from `BOOTSTRAP_*`, applied idempotently at start.
 
-use crate::app::AppState;
-use crate::auth::{names, Permission};
 use crate::db::{self, NewUser};
+use crate::permissions::{names, Permission};
+use crate::state::AppState;
 use crate::{Config, INFO};
 use anyhow::{bail, Context};
 use user_core::values::{Email, Password, DEFAULT_MIN_PASSWORD_CHARS};

@@ -2,10 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use user_core::db::DbError;
-use user_core::http::{problem_response, Problem};
+use user_core::http::{problem_response, Failure, Problem};
 use user_core::laravel::{self, Errors, LaravelShape};
-use user_core::password::HashError;
 
 pub type Shape = LaravelShape;
 
@@ -16,24 +14,21 @@ pub const DELETE_SELF: &str = "You cannot delete your own account.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0:?}")]
-    Problem(Problem),
     #[error("validation failed")]
     Invalid(Errors),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The failures every service shares (the plumbing's 4xx, 404, 500, 503).
     #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Hash(#[from] HashError),
+    Failure(Failure),
 }
 
 impl ApiError {
-    pub const NOT_FOUND: Self = Self::Problem(Problem::NotFound);
-    pub const UNAUTHENTICATED: Self = Self::Problem(Problem::Unauthenticated);
-    pub const INTERNAL: Self = Self::Problem(Problem::Internal);
+    pub const NOT_FOUND: Self = Self::Failure(Failure::Problem(Problem::NotFound));
+    pub const UNAUTHENTICATED: Self = Self::Failure(Failure::Problem(Problem::Unauthenticated));
+    pub const INTERNAL: Self = Self::Failure(Failure::Problem(Problem::Internal));
     pub const UNAUTHORIZED: Self = Self::Forbidden(UNAUTHORIZED_ACTION);
 
     /// 422 with one message on `field`.
@@ -42,25 +37,9 @@ impl ApiError {
         errors.taken(field);
         Self::Invalid(errors)
     }
-
-    fn problem(&self) -> Option<Problem> {
-        match self {
-            Self::Problem(p) => Some(p.clone()),
-            Self::Db(e) => Some(Problem::from(e)),
-            Self::Hash(e) => {
-                tracing::error!(error = %e, "password hashing failed");
-                Some(Problem::Internal)
-            }
-            _ => None,
-        }
-    }
 }
 
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        Self::Problem(p)
-    }
-}
+user_core::shared_failures!(ApiError);
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -68,9 +47,7 @@ impl ResponseError for ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            other => other
-                .problem()
-                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |p| p.status()),
+            Self::Failure(f) => f.problem().status(),
         }
     }
 
@@ -81,7 +58,7 @@ impl ResponseError for ApiError {
             Self::InvalidCredentials => {
                 laravel::message(StatusCode::UNAUTHORIZED, "Invalid credentials.")
             }
-            other => problem_response::<Shape>(&other.problem().unwrap_or(Problem::Internal)),
+            Self::Failure(f) => problem_response::<Shape>(&f.problem()),
         }
     }
 }

@@ -30,8 +30,8 @@ use utoipa::OpenApi;
         wire::LoginBody,
         wire::TokenJson,
         wire::TokenData,
-        wire::MessageJson,
-        wire::ValidationJson,
+        user_core::laravel::MessageJson,
+        user_core::laravel::ValidationJson,
     )),
     modifiers(&BearerAuth)
 )]

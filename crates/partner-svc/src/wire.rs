@@ -1,7 +1,7 @@
 //! The API's JSON: what it sends, and the checked form of what it receives.
 
-use crate::auth::{Permission, Permissions};
 use crate::db::{Partner, User};
+use crate::permissions::{Permission, Permissions};
 use serde::Serialize;
 use serde_json::Value;
 use user_core::laravel::{confirmed_password_rule, email_rule, text_rule, Errors, Field};
@@ -153,21 +153,6 @@ pub struct TokenJson {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenData {
     pub data: TokenJson,
-}
-
-/// `{"message": …}`: every error but 422.
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct MessageJson {
-    pub message: String,
-}
-
-/// 422: `errors` maps each failing field to its messages.
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ValidationJson {
-    pub message: String,
-    pub errors: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `permissions`: absent → `None`; null → `Some(None)`; an array of known names → the set.

@@ -1,9 +1,9 @@
 //! Who is calling: the user behind the bearer token and what it may do now.
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::ApiError;
 use crate::permissions::Permissions;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -68,30 +68,21 @@ impl FromRequest for Manager {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::INTERNAL)?;
-    let token = bearer(req).ok_or(ApiError::UNAUTHENTICATED)?;
+    let token = user_core::http::bearer_token(req).ok_or(ApiError::UNAUTHENTICATED)?;
     let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
         tracing::debug!(%reason, "bearer token refused");
         ApiError::UNAUTHENTICATED
     })?;
-    let held = match state.principals.get(&claims.sub) {
-        Some(cached) => cached,
-        None => {
-            let mut conn = state.core.db.conn().await?;
-            let live = db::principal(&mut conn, &claims.sub).await?;
-            state.principals.insert(claims.sub.clone(), live);
-            live
-        }
-    };
+    let held = state
+        .principals
+        .get_or_load(&state.core.db, &claims.sub, async |conn| {
+            db::principal(conn, &claims.sub).await
+        })
+        .await?;
     match held {
         Some(principal) if principal.password_changed != claims.extra.pwc => {
             tracing::debug!(user = %claims.sub, "token from before a password change");

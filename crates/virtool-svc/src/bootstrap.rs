@@ -1,7 +1,7 @@
 //! The first administrator from `BOOTSTRAP_ADMIN_USER` / `BOOTSTRAP_ADMIN_PASSWORD`, created
 //! at start if missing (an existing user is left exactly as it is).
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::{db, wire, Config};
 use anyhow::{anyhow, bail};
 use user_core::values::Password;

@@ -5,9 +5,7 @@ use crate::db::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
-use user_core::db::DbError;
-use user_core::http::{problem_response, ErrorShape, Problem};
-use user_core::password::HashError;
+use user_core::http::{problem_response, ErrorShape, Failure, Problem};
 
 /// Virtool's `{"id": …, "message": …}` for the shared failures.
 pub struct Shape;
@@ -35,8 +33,6 @@ pub const GROUP_NOT_FOUND: &str = "Group not found";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0:?}")]
-    Problem(Problem),
     /// 403: the caller lacks the permission.
     #[error("not permitted")]
     Forbidden,
@@ -52,36 +48,19 @@ pub enum ApiError {
     /// 409 `conflict` with this message.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The failures every service shares (the plumbing's 4xx, 404, 500, 503).
     #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Hash(#[from] HashError),
+    Failure(Failure),
 }
 
 impl ApiError {
-    pub const UNAUTHENTICATED: Self = Self::Problem(Problem::Unauthenticated);
-    pub const INTERNAL: Self = Self::Problem(Problem::Internal);
+    pub const UNAUTHENTICATED: Self = Self::Failure(Failure::Problem(Problem::Unauthenticated));
+    pub const INTERNAL: Self = Self::Failure(Failure::Problem(Problem::Internal));
     pub const USER_NOT_FOUND: Self = Self::NotFound(USER_NOT_FOUND);
     pub const GROUP_NOT_FOUND: Self = Self::NotFound(GROUP_NOT_FOUND);
-
-    fn problem(&self) -> Option<Problem> {
-        match self {
-            Self::Problem(p) => Some(p.clone()),
-            Self::Db(e) => Some(Problem::from(e)),
-            Self::Hash(e) => {
-                tracing::error!(error = %e, "password hashing failed");
-                Some(Problem::Internal)
-            }
-            _ => None,
-        }
-    }
 }
 
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        Self::Problem(p)
-    }
-}
+user_core::shared_failures!(ApiError);
 
 impl From<Errors> for ApiError {
     fn from(e: Errors) -> Self {
@@ -97,7 +76,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotMember(group) => {
                 Self::BadRequest(format!("User is not member of group: {group}"))
             }
-            StoreError::Db(e) => Self::Db(e),
+            StoreError::Db(e) => Self::from(e),
         }
     }
 }
@@ -114,9 +93,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            other => other
-                .problem()
-                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |p| p.status()),
+            Self::Failure(f) => f.problem().status(),
         }
     }
 
@@ -132,7 +109,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(message) => shaped(status, "bad_request", message),
             Self::NotFound(message) => shaped(status, "not_found", message),
             Self::Conflict(message) => shaped(status, "conflict", message),
-            other => problem_response::<Shape>(&other.problem().unwrap_or(Problem::Internal)),
+            Self::Failure(f) => problem_response::<Shape>(&f.problem()),
         }
     }
 }

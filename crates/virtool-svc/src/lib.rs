@@ -1,5 +1,6 @@
 //! virtool-svc: the Virtool users API, with groups and accounts (`../shared/api/virtool.md`).
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod openapi;
 pub mod permissions;
 pub mod routes;
+pub mod state;
 pub mod wire;
 
 use user_core::cli::Command;
@@ -70,10 +72,10 @@ pub async fn state(
     settings: user_core::config::Settings,
     db: user_core::db::Db,
     config: &Config,
-) -> anyhow::Result<app::AppState> {
+) -> anyhow::Result<state::AppState> {
     let jwt = settings.jwt_keys()?;
     let core = Core::new(settings, db, openapi::document());
-    Ok(app::AppState::new(
+    Ok(state::AppState::new(
         core,
         jwt,
         config.minimum_password_length,
@@ -85,9 +87,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match started.command {
         Command::Migrate => Ok(()),
-        Command::Admin(_) => {
-            anyhow::bail!("virtool-svc has no admin commands; use BOOTSTRAP_ADMIN_USER and the API")
-        }
+        Command::Admin(args) => admin::run(&args),
         Command::Serve => {
             let state = state(started.settings.clone(), started.db, &config).await?;
             bootstrap::apply(&state, &config).await?;

@@ -18,6 +18,7 @@ use utoipa::OpenApi;
         users::create,
         users::update,
         users::add_group,
+        users::add_group_alias,
         users::remove_group,
         users::delete,
         groups::list,

@@ -183,6 +183,18 @@ pub async fn find_client(conn: &mut Conn, id: &str) -> Result<Option<ApiClient>,
         .optional()?)
 }
 
+/// The agency group a client acts for, while it is not revoked: what authentication caches
+/// ([`crate::state::AppState::clients`]).
+pub async fn client_group(conn: &mut Conn, id: &str) -> Result<Option<i64>, DbError> {
+    Ok(api_clients::table
+        .find(id)
+        .filter(api_clients::revoked.eq(false))
+        .select(api_clients::agency_group_id)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 /// The group named `name`, created if no group has that name (idempotent under races).
 pub async fn ensure_group(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
     diesel::insert_into(agency_groups::table)

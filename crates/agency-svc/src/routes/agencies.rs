@@ -1,9 +1,10 @@
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db;
 use crate::error::ApiError;
-use crate::wire::{AgencyJson, MessageJson};
+use crate::state::AppState;
+use crate::wire::AgencyJson;
 use actix_web::{web, HttpResponse};
+use user_core::laravel::MessageJson;
 
 /// The agencies of the caller's agency group, by id.
 #[utoipa::path(get, path = "/agencies", tag = "agencies", security(("bearer" = [])),

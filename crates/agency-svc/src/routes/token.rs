@@ -1,13 +1,14 @@
 //! `POST /oauth/token`: Passport's client-credentials grant, as JSON or a form.
 
-use crate::app::AppState;
 use crate::auth::TokenClaims;
 use crate::db;
 use crate::error::ApiError;
-use crate::wire::{MessageJson, OAuthErrorJson, TokenBadRequestJson, TokenBody, TokenJson};
+use crate::state::AppState;
+use crate::wire::{OAuthErrorJson, TokenBadRequestJson, TokenBody, TokenJson};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 use user_core::http::{read_body, Problem};
+use user_core::laravel::MessageJson;
 
 struct Grant {
     grant_type: Option<String>,
@@ -122,7 +123,7 @@ pub async fn issue(
                 )
                 .map_err(|e| {
                     tracing::error!(error = %e, "token signing failed");
-                    ApiError::Problem(Problem::Internal)
+                    ApiError::INTERNAL
                 })?;
             tracing::info!(client = %c.id, "token issued");
             Ok(HttpResponse::Ok()

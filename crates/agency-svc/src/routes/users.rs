@@ -1,23 +1,15 @@
 //! The five user calls of an agency.
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::{self, NewUser, UserChanges};
 use crate::error::ApiError;
-use crate::wire::{MessageJson, UserBody, UserInput, UserJson, ValidationJson};
+use crate::permissions::require_agency;
+use crate::state::AppState;
+use crate::wire::{UserBody, UserInput, UserJson};
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use user_core::http::stream;
-
-/// 404 unless `agency` belongs to the caller's group.
-async fn check_agency(state: &AppState, caller: &Caller, agency: i64) -> Result<(), ApiError> {
-    let mut conn = state.core.db.conn().await?;
-    if db::agency_in_group(&mut conn, caller.group_id, agency).await? {
-        Ok(())
-    } else {
-        Err(ApiError::NOT_FOUND)
-    }
-}
+use user_core::laravel::{MessageJson, ValidationJson};
 
 /// The users of an agency, by id, streamed (memory stays flat however many there are).
 #[utoipa::path(get, path = "/agency/{agency}/users", tag = "users", security(("bearer" = [])),
@@ -34,7 +26,7 @@ pub async fn list(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let agency = path.into_inner();
-    check_agency(&state, &caller, agency).await?;
+    require_agency(&state.core.db, caller.group_id, agency).await?;
     let database = state.core.db.clone();
     let response = stream::json_array(
         "[",
@@ -101,10 +93,10 @@ pub async fn create(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let agency = path.into_inner();
-    check_agency(&state, &caller, agency).await?;
+    require_agency(&state.core.db, caller.group_id, agency).await?;
     let input = check_input(&state, &body, true, None).await?;
     let (Some(firstname), Some(email)) = (input.firstname, input.email) else {
-        return Err(ApiError::Problem(user_core::http::Problem::Internal));
+        return Err(ApiError::INTERNAL);
     };
     let password_hash = match input.password.flatten() {
         Some(p) => Some(state.core.hasher.hash(&p).await?),
@@ -149,7 +141,7 @@ pub async fn get(
 }
 
 /// Updates the fields present (PATCH, or POST as upstream's newer documents use).
-#[utoipa::path(patch, path = "/agency/{agency}/user/{user}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(method(patch, post), path = "/agency/{agency}/user/{user}", tag = "users", security(("bearer" = [])),
     params(("agency" = i64, Path), ("user" = i64, Path)),
     request_body = UserBody,
     responses(
@@ -221,7 +213,7 @@ pub async fn delete(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (agency, id) = path.into_inner();
-    check_agency(&state, &caller, agency).await?;
+    require_agency(&state.core.db, caller.group_id, agency).await?;
     let mut conn = state.core.db.conn().await?;
     if db::delete_user(&mut conn, agency, id).await? {
         Ok(HttpResponse::Ok().json(json!({})))

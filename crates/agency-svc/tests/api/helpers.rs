@@ -1,4 +1,5 @@
-use agency_svc::app::{self, AppState};
+use agency_svc::app;
+use agency_svc::state::AppState;
 use agency_svc::{admin, db, Config, INFO};
 use serde_json::{json, Value};
 use test_support::{TestDb, TestServer};

@@ -2,6 +2,7 @@
 
 pub mod schema;
 
+use crate::permissions::Access;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -34,11 +35,10 @@ pub struct User {
 /// What authentication needs to know about the owner of an access key.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
-pub struct KeyOwner {
-    pub id: String,
-    pub org_id: String,
-    pub active: bool,
-    pub user_permissions: Value,
+struct KeyOwner {
+    id: String,
+    org_id: String,
+    user_permissions: Value,
 }
 
 #[derive(Debug, Insertable)]
@@ -77,14 +77,37 @@ impl UserChanges {
     }
 }
 
-/// The owner of `key`, active or not.
-pub async fn find_by_key(conn: &mut Conn, key: &str) -> Result<Option<KeyOwner>, DbError> {
-    Ok(users::table
+/// Whether any user, active or not, has `key`.
+pub async fn key_taken(conn: &mut Conn, key: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        users::table.filter(users::access_key.eq(key)),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// An active user, as authentication knows it (and caches: [`crate::state::AppState::keys`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub org_id: String,
+    pub access: Access,
+}
+
+/// The active owner of `key`; `None` for an unknown key or an inactive user.
+pub async fn principal_by_key(conn: &mut Conn, key: &str) -> Result<Option<Principal>, DbError> {
+    let owner: Option<KeyOwner> = users::table
         .filter(users::access_key.eq(key))
+        .filter(users::active.eq(true))
         .select(KeyOwner::as_select())
         .first(conn)
         .await
-        .optional()?)
+        .optional()?;
+    Ok(owner.map(|o| Principal {
+        access: Access::of(&o.user_permissions),
+        user_id: o.id,
+        org_id: o.org_id,
+    }))
 }
 
 /// At most `limit` users of `org` with ids after `after`, in id order (a keyset batch).

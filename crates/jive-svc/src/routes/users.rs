@@ -1,10 +1,11 @@
 //! The user calls of an org: list, create, get, update, reset, delete.
 
-use crate::app::AppState;
-use crate::auth::{Access, Caller};
+use crate::auth::Caller;
 use crate::db::{self, NewUser, User, UserChanges};
 use crate::error::ApiError;
 use crate::ids;
+use crate::permissions::{self, Access};
+use crate::state::AppState;
 use crate::wire::{self, PasswordBody, StatusJson, UserBody, UserInput, UserJson, UserListJson};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -49,16 +50,14 @@ async fn target(state: &AppState, caller: &Caller, id: &str) -> Result<User, Api
         .ok_or(ApiError::UserNotFound)
 }
 
-/// Only an admin may act on an admin (other than itself): a user with `users: write` must not
-/// be able to take over or lock out the org's admins.
+/// 403 when the caller may not act on `user` ([`permissions::may_modify`]).
 fn check_may_modify(caller: &Caller, user: &User) -> Result<(), ApiError> {
-    if !caller.is_admin()
-        && user.id != caller.user_id
-        && Access::of(&user.user_permissions) == Access::Admin
-    {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(())
+    permissions::may_modify(
+        caller.access,
+        &caller.user_id,
+        &user.id,
+        &user.user_permissions,
+    )
 }
 
 fn email_taken_or(e: user_core::db::DbError) -> ApiError {
@@ -145,7 +144,7 @@ pub async fn create(
     let user_permissions = input
         .user_permissions
         .unwrap_or_else(|| Value::Object(Map::new()));
-    if !caller.is_admin() && user_permissions.as_object().is_some_and(|m| !m.is_empty()) {
+    if !caller.access.may_grant() && user_permissions.as_object().is_some_and(|m| !m.is_empty()) {
         return Err(ApiError::Forbidden);
     }
     let email = input.email_address.ok_or_else(|| {
@@ -228,7 +227,7 @@ pub async fn update(
     let user_permissions = input
         .user_permissions
         .filter(|p| *p != existing.user_permissions);
-    if user_permissions.is_some() && !caller.is_admin() {
+    if user_permissions.is_some() && !caller.access.may_grant() {
         return Err(ApiError::Forbidden);
     }
     if user_permissions.is_some() && existing.id == caller.user_id {

@@ -1,4 +1,5 @@
-use jive_svc::app::{self, AppState};
+use jive_svc::app;
+use jive_svc::state::AppState;
 use jive_svc::{db, ids, Config, INFO};
 use serde_json::{json, Value};
 use test_support::{TestDb, TestServer};
@@ -35,11 +36,11 @@ pub async fn spawn_app() -> TestApp {
     jive_svc::bootstrap::apply(&state, &config).await.unwrap();
     let admin_id = {
         let mut conn = state.core.db.conn().await.unwrap();
-        db::find_by_key(&mut conn, ADMIN_KEY)
+        db::principal_by_key(&mut conn, ADMIN_KEY)
             .await
             .unwrap()
             .unwrap()
-            .id
+            .user_id
     };
     let for_server = state.clone();
     let server = test_support::spawn(move || app::build(for_server.clone()));

@@ -208,7 +208,7 @@ async fn an_unreachable_database_is_a_503_envelope_with_retry_after() {
 #[tokio::test]
 async fn a_405_names_the_methods_the_route_serves() {
     let app = spawn_app().await;
-    let routes = test_support::assert_405s_name_the_allowed_methods(&app.url(""), &[]).await;
+    let routes = test_support::assert_405s_name_the_allowed_methods(&app.url("")).await;
     assert_eq!(
         routes,
         4 + 3,

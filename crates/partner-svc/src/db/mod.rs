@@ -2,12 +2,13 @@
 
 pub mod schema;
 
-use crate::auth::{from_names, Principal};
+use crate::permissions::{from_names, Permissions};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schema::{memberships, partners, users};
+use std::collections::BTreeSet;
 use user_core::db::{total_from_page, DbError};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
@@ -191,6 +192,13 @@ pub async fn permissions_of(conn: &mut Conn, id: i64) -> Result<Option<Vec<Strin
         .first(conn)
         .await
         .optional()?)
+}
+
+/// What authentication knows of a user (and caches: [`crate::state::AppState::principals`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub permissions: Permissions,
+    pub partners: BTreeSet<i64>,
 }
 
 /// A user's permissions and partner ids; `None` when the user does not exist.

@@ -1,13 +1,14 @@
 //! `POST /api/internal/v1/auth/login`: a bearer token for a user's email and password.
 
-use crate::app::AppState;
 use crate::auth::TokenClaims;
 use crate::db;
 use crate::error::ApiError;
-use crate::wire::{LoginBody, LoginInput, MessageJson, TokenData, TokenJson, ValidationJson};
+use crate::state::AppState;
+use crate::wire::{LoginBody, LoginInput, TokenData, TokenJson};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 use user_core::http::Problem;
+use user_core::laravel::{MessageJson, ValidationJson};
 
 /// Logs a user in (failed attempts are throttled per account and address).
 #[utoipa::path(post, path = "/api/internal/v1/auth/login", tag = "auth",

@@ -5,23 +5,37 @@ pub mod users;
 
 use crate::error::Shape;
 use actix_web::web;
-use user_core::http::resource;
+use user_core::http::{resource, Resource};
+
+/// Every route of the API. `openapi.rs` documents the same handlers; a test below checks that
+/// the two agree.
+pub fn all() -> Vec<Resource<Shape>> {
+    vec![
+        resource("/api/internal/v1/auth/login").post(auth::login),
+        resource("/api/internal/v1/partners/{partner_id}/users")
+            .get(users::list)
+            .post(users::create),
+        resource("/api/internal/v1/partners/{partner_id}/users/{user_id}")
+            .get(users::get)
+            .put(users::update)
+            .delete(users::delete),
+        resource("/api/internal/v1/partners/{partner_id}/users/{user_id}/partners")
+            .get(users::partners),
+    ]
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource::<Shape>("/api/internal/v1/auth/login").post(auth::login))
-        .service(
-            resource::<Shape>("/api/internal/v1/partners/{partner_id}/users")
-                .get(users::list)
-                .post(users::create),
-        )
-        .service(
-            resource::<Shape>("/api/internal/v1/partners/{partner_id}/users/{user_id}")
-                .get(users::get)
-                .put(users::update)
-                .delete(users::delete),
-        )
-        .service(
-            resource::<Shape>("/api/internal/v1/partners/{partner_id}/users/{user_id}/partners")
-                .get(users::partners),
-        );
+    for route in all() {
+        cfg.service(route);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_exists() {
+        let mismatches =
+            user_core::openapi::route_mismatches(&super::all(), &crate::openapi::document());
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
 }

@@ -1,17 +1,19 @@
 //! The user calls of a partner.
 
-use crate::app::AppState;
-use crate::auth::{from_names, names, Caller, Permission, Permissions};
+use crate::auth::Caller;
 use crate::db::{self, Detached, NewUser, UserChanges};
 use crate::error::{ApiError, DELETE_SELF};
 use crate::page::PageQuery;
+use crate::permissions::{from_names, names, Permission, Permissions};
+use crate::state::AppState;
 use crate::wire::{
-    CreateBody, MessageJson, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput,
-    UserData, UserJson, UserPage, ValidationJson,
+    CreateBody, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput, UserData,
+    UserJson, UserPage,
 };
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use user_core::laravel::{MessageJson, ValidationJson};
 
 /// An id from the path; anything but a positive integer cannot exist.
 fn id(raw: &str) -> Option<i64> {

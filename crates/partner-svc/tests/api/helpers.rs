@@ -1,5 +1,6 @@
-use partner_svc::app::{self, AppState};
+use partner_svc::app;
 use partner_svc::db::{self, NewUser};
+use partner_svc::state::AppState;
 use partner_svc::{Config, INFO};
 use serde_json::{json, Value};
 use test_support::{TestDb, TestServer};

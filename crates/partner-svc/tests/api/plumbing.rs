@@ -144,7 +144,7 @@ async fn admin_partner_create_and_its_usage() {
 #[tokio::test]
 async fn a_405_names_the_methods_the_route_serves() {
     let app = spawn_app().await;
-    let routes = test_support::assert_405s_name_the_allowed_methods(&app.url(""), &[]).await;
+    let routes = test_support::assert_405s_name_the_allowed_methods(&app.url("")).await;
     assert_eq!(
         routes,
         4 + 4,

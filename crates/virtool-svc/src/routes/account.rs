@@ -1,9 +1,9 @@
 //! `/api/account`: login, password reset, and the caller's own user.
 
-use crate::app::AppState;
 use crate::auth::{Caller, TokenClaims};
 use crate::db;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::wire::{
     self, ErrorJson, InvalidJson, LoginBody, LoginInput, ResetBody, ResetInput, ResetJson,
     TokenJson, UserJson,
@@ -143,7 +143,7 @@ pub async fn reset(
     let Some((user, changed)) = user else {
         return Err(ApiError::BadRequest(BAD_RESET_CODE.to_owned()));
     };
-    state.principals.remove(&user);
+    state.principals.forget(&user);
     tracing::info!(user = %user, "password reset");
     token_response(&state, &user, changed)
 }

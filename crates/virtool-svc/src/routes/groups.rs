@@ -1,10 +1,10 @@
 //! `/api/groups`: list, create, get, change permissions, remove (`manage_users`).
 
-use crate::app::AppState;
 use crate::auth::Manager;
 use crate::db;
 use crate::error::ApiError;
 use crate::permissions::ADMINISTRATOR;
+use crate::state::AppState;
 use crate::wire::{self, ErrorJson, GroupJson, InvalidJson, NewGroupBody, PatchGroupBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;

@@ -6,39 +6,37 @@ pub mod users;
 
 use crate::error::Shape;
 use actix_web::web;
-use user_core::http::resource;
+use user_core::http::{resource, Resource};
+
+/// Every route of the API. `openapi.rs` documents the same handlers; a test below checks that
+/// the two agree.
+pub fn all() -> Vec<Resource<Shape>> {
+    vec![
+        resource("/api/account/login").post(account::login),
+        resource("/api/account/reset").post(account::reset),
+        resource("/api/account").get(account::get),
+        resource("/api/users").get(users::list).post(users::create),
+        resource("/api/users/{user_id}")
+            .get(users::get)
+            .patch(users::update)
+            .delete(users::delete),
+        resource("/api/users/{user_id}/groups").post(users::add_group),
+        resource("/api/users/{user_id}/group").post(users::add_group_alias),
+        resource("/api/users/{user_id}/groups/{group_id}").delete(users::remove_group),
+        resource("/api/groups")
+            .get(groups::list)
+            .post(groups::create),
+        resource("/api/groups/{group_id}")
+            .get(groups::get)
+            .patch(groups::update)
+            .delete(groups::delete),
+    ]
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource::<Shape>("/api/account/login").post(account::login))
-        .service(resource::<Shape>("/api/account/reset").post(account::reset))
-        .service(resource::<Shape>("/api/account").get(account::get))
-        .service(
-            resource::<Shape>("/api/users")
-                .get(users::list)
-                .post(users::create),
-        )
-        .service(
-            resource::<Shape>("/api/users/{user_id}")
-                .get(users::get)
-                .patch(users::update)
-                .delete(users::delete),
-        )
-        .service(resource::<Shape>("/api/users/{user_id}/groups").post(users::add_group))
-        .service(resource::<Shape>("/api/users/{user_id}/group").post(users::add_group))
-        .service(
-            resource::<Shape>("/api/users/{user_id}/groups/{group_id}").delete(users::remove_group),
-        )
-        .service(
-            resource::<Shape>("/api/groups")
-                .get(groups::list)
-                .post(groups::create),
-        )
-        .service(
-            resource::<Shape>("/api/groups/{group_id}")
-                .get(groups::get)
-                .patch(groups::update)
-                .delete(groups::delete),
-        );
+    for route in all() {
+        cfg.service(route);
+    }
 }
 
 /// `base` + `/api/<collection>/<id>` with the id percent-encoded as one path segment.
@@ -56,6 +54,13 @@ pub fn location(base: &str, collection: &str, id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_exists() {
+        let mismatches =
+            user_core::openapi::route_mismatches(&super::all(), &crate::openapi::document());
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
+
     #[test]
     fn locations_keep_the_prefix_and_encode_the_id() {
         assert_eq!(

@@ -1,10 +1,10 @@
 //! `/api/users`: list, get, create, edit, group membership and removal (`manage_users`).
 
-use crate::app::AppState;
 use crate::auth::Manager;
 use crate::db::{self, NewUser, UserPatch};
 use crate::error::ApiError;
 use crate::permissions::ADMINISTRATOR;
+use crate::state::AppState;
 use crate::wire::{
     self, CreateUserBody, CreateUserInput, ErrorJson, GroupIdBody, InvalidJson, PatchUserBody,
     PatchUserInput, UserJson,
@@ -211,7 +211,7 @@ pub async fn update(
     let user = db::patch_user(&mut conn, id, patch).await?;
     if new_password {
         // Tokens issued before the change stop counting (here at once, elsewhere within 2 s).
-        state.principals.remove(&user.user.id);
+        state.principals.forget(&user.user.id);
     }
     Ok(HttpResponse::Ok().json(UserJson::from(user)))
 }
@@ -248,8 +248,30 @@ pub async fn add_group(
     } else {
         return Err(ApiError::USER_NOT_FOUND);
     };
-    state.principals.remove(&user.user.id);
+    state.principals.forget(&user.user.id);
     Ok(HttpResponse::Ok().json(UserJson::from(user)))
+}
+
+/// `/group`, the other name the document gives [`add_group`]: the same call.
+#[utoipa::path(post, path = "/api/users/{user_id}/group", tag = "users", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    request_body = GroupIdBody,
+    responses(
+        (status = 200, body = UserJson),
+        (status = 400, body = ErrorJson),
+        (status = 401, body = ErrorJson),
+        (status = 403, body = ErrorJson),
+        (status = 404, description = "User not found, or Group not found", body = ErrorJson),
+        (status = 422, body = InvalidJson),
+        (status = 503, body = ErrorJson),
+    ))]
+pub async fn add_group_alias(
+    state: web::Data<AppState>,
+    manager: Manager,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    add_group(state, manager, path, body).await
 }
 
 /// Removes the user from a group (clearing its primary group if it was that one); the
@@ -287,7 +309,7 @@ pub async fn remove_group(
     } else {
         return Err(ApiError::USER_NOT_FOUND);
     };
-    state.principals.remove(&id.to_owned());
+    state.principals.forget(&id.to_owned());
     Ok(HttpResponse::Ok().json(remaining))
 }
 
@@ -316,7 +338,7 @@ pub async fn delete(
     if !db::delete_user(&mut conn, id).await? {
         return Err(ApiError::USER_NOT_FOUND);
     }
-    state.principals.remove(&id.to_owned());
+    state.principals.forget(&id.to_owned());
     tracing::info!(user = %id, "user removed");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,8 +3,9 @@ use serde_json::{json, Value};
 use test_support::{TestDb, TestServer};
 use user_core::db::Db;
 use user_core::values::Password;
-use virtool_svc::app::{self, AppState};
+use virtool_svc::app;
 use virtool_svc::db::{self, NewUser};
+use virtool_svc::state::AppState;
 use virtool_svc::{Config, INFO};
 
 pub const ADMIN: &str = "admin";

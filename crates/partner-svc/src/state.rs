@@ -1,0 +1,36 @@
+//! The state every handler shares: the common core, the token keys and the cached principals.
+
+use crate::db::Principal;
+use std::sync::Arc;
+use std::time::Duration;
+use user_core::cache::PrincipalCache;
+use user_core::http::Core;
+use user_core::jwt::JwtKeys;
+
+/// How long a caller's permissions and partners are trusted before they are read again (the
+/// contract allows 5 s; a change made through this process also clears the entry at once).
+pub const PRINCIPAL_CACHE_TTL: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub jwt: Arc<JwtKeys>,
+    /// user id → the user's permissions and partners ([`crate::db::principal`]), or `None`
+    /// when the user is gone.
+    pub principals: Arc<PrincipalCache<i64, Principal>>,
+}
+
+impl AppState {
+    pub fn new(core: Core, jwt: JwtKeys) -> Self {
+        Self {
+            core,
+            jwt: Arc::new(jwt),
+            principals: Arc::new(PrincipalCache::new(PRINCIPAL_CACHE_TTL, 100_000)),
+        }
+    }
+
+    /// Forgets what this process knows about `user` (after a change to it).
+    pub fn forget(&self, user: i64) {
+        self.principals.forget(&user);
+    }
+}
