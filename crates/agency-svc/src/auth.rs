@@ -35,11 +35,8 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::INTERNAL)?;
-    let token = user_core::http::bearer_token(req).ok_or(ApiError::UNAUTHENTICATED)?;
-    let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
-        tracing::debug!(%reason, "bearer token refused");
-        ApiError::UNAUTHENTICATED
-    })?;
+    let claims = user_core::http::bearer_claims::<TokenClaims>(req, &state.jwt)
+        .ok_or(ApiError::UNAUTHENTICATED)?;
     let group = state
         .clients
         .get_or_load(&state.core.db, &claims.sub, async |conn| {

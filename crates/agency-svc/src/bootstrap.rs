@@ -1,7 +1,8 @@
 //! First credentials from `BOOTSTRAP_*`, applied idempotently at start.
 
+use crate::config::Config;
+use crate::db;
 use crate::state::AppState;
-use crate::{db, Config};
 use anyhow::{bail, Context};
 use user_core::values::Password;
 

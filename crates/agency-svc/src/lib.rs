@@ -4,6 +4,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod openapi;
@@ -12,24 +13,10 @@ pub mod routes;
 pub mod state;
 pub mod wire;
 
+pub use config::{Config, INFO};
+
 use user_core::cli::Command;
-use user_core::config::ServiceInfo;
 use user_core::http::Core;
-
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "agency-svc",
-    schema: "agency",
-    port: 8081,
-};
-
-/// The service's own variables (`BOOTSTRAP_*`).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct Config {
-    pub bootstrap_agency_group: Option<String>,
-    pub bootstrap_agencies: Option<String>,
-    pub bootstrap_client_id: Option<String>,
-    pub bootstrap_client_secret: Option<user_core::Secret>,
-}
 
 /// The state of a running service (also what the tests build).
 pub async fn state(

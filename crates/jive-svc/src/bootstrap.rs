@@ -1,7 +1,8 @@
 //! First credentials from `BOOTSTRAP_*`, applied idempotently at start.
 
+use crate::config::Config;
 use crate::state::AppState;
-use crate::{db, ids, Config};
+use crate::{db, ids};
 use anyhow::bail;
 use serde_json::json;
 use user_core::values::{Email, Password};

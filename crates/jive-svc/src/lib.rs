@@ -4,6 +4,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod ids;
@@ -13,23 +14,10 @@ pub mod routes;
 pub mod state;
 pub mod wire;
 
+pub use config::{Config, INFO};
+
 use user_core::cli::Command;
-use user_core::config::ServiceInfo;
 use user_core::http::Core;
-
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "jive-svc",
-    schema: "jive",
-    port: 8082,
-};
-
-/// The service's own variables (`BOOTSTRAP_*`).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct Config {
-    pub bootstrap_org_id: Option<String>,
-    pub bootstrap_admin_email: Option<String>,
-    pub bootstrap_admin_access_key: Option<user_core::Secret>,
-}
 
 /// The state of a running service (also what the tests build). jive-svc uses no JWT, so
 /// `JWT_SECRET` is not required.

@@ -30,3 +30,12 @@ struct ApiDoc;
 pub fn document() -> serde_json::Value {
     serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    /// A route cannot be added, removed or given another method without its documentation.
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_exists() {
+        user_core::openapi::assert_routes_documented(&crate::routes::all(), &super::document());
+    }
+}

@@ -73,11 +73,8 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::INTERNAL)?;
-    let token = user_core::http::bearer_token(req).ok_or(ApiError::UNAUTHENTICATED)?;
-    let claims = state.jwt.verify::<TokenClaims>(token).map_err(|reason| {
-        tracing::debug!(%reason, "bearer token refused");
-        ApiError::UNAUTHENTICATED
-    })?;
+    let claims = user_core::http::bearer_claims::<TokenClaims>(req, &state.jwt)
+        .ok_or(ApiError::UNAUTHENTICATED)?;
     let user_id: i64 = claims.sub.parse().map_err(|_| ApiError::UNAUTHENTICATED)?;
     let principal = state
         .principals

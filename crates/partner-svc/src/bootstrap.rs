@@ -1,9 +1,9 @@
 //! First partners and the super admin from `BOOTSTRAP_*`, applied idempotently at start.
 
+use crate::config::{Config, INFO};
 use crate::db::{self, NewUser};
 use crate::permissions::{names, Permission};
 use crate::state::AppState;
-use crate::{Config, INFO};
 use anyhow::{bail, Context};
 use user_core::values::{Email, Password, DEFAULT_MIN_PASSWORD_CHARS};
 

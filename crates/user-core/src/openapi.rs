@@ -77,6 +77,12 @@ pub fn route_mismatches<S>(routes: &[Resource<S>], doc: &serde_json::Value) -> V
     routed_only.chain(documented_only).collect()
 }
 
+/// Panics, listing them, when `routes` and `doc` disagree ([`route_mismatches`]).
+pub fn assert_routes_documented<S>(routes: &[Resource<S>], doc: &serde_json::Value) {
+    let mismatches = route_mismatches(routes, doc);
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! The first administrator from `BOOTSTRAP_ADMIN_USER` / `BOOTSTRAP_ADMIN_PASSWORD`, created
 //! at start if missing (an existing user is left exactly as it is).
 
+use crate::config::Config;
 use crate::state::AppState;
-use crate::{db, wire, Config};
+use crate::{db, wire};
 use anyhow::{anyhow, bail};
 use user_core::values::Password;
 

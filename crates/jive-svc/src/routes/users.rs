@@ -174,7 +174,7 @@ pub async fn create(
         .await
         .map_err(email_taken_or)?;
     tracing::info!(user_id = %user.id, org_id = %user.org_id, "user created");
-    let location = format!("{}/api/users/{}", state.core.base_url(&req), user.id);
+    let location = state.core.location(&req, &["api", "users", &user.id]);
     Ok(HttpResponse::Ok()
         .insert_header((header::LOCATION, location))
         .json(StatusJson::ok("User created")))

@@ -2,6 +2,7 @@
 
 use super::{Problem, MAX_BODY_BYTES};
 use crate::config::Settings;
+use crate::jwt::{Claims, JwtKeys};
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 use std::net::IpAddr;
@@ -59,6 +60,32 @@ fn is_prefix(value: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c))
 }
 
+/// The claims of the JWT in `Authorization: Bearer <jwt>`, checked by `keys`; `None` (the
+/// reason logged at debug level) when there is none or it does not verify.
+pub fn bearer_claims<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    keys: &JwtKeys,
+) -> Option<Claims<T>> {
+    let token = bearer_token(req)?;
+    keys.verify::<T>(token)
+        .map_err(|reason| tracing::debug!(%reason, "bearer token refused"))
+        .ok()
+}
+
+/// `base` followed by `segments`, each percent-encoded as one path segment: a `Location`
+/// header for a resource (`location(base, &["api", "users", id])`).
+pub fn location(base: &str, segments: &[&str]) -> String {
+    match url::Url::parse(base) {
+        Ok(mut url) => {
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty().extend(segments);
+            }
+            url.to_string()
+        }
+        Err(_) => format!("{base}/{}", segments.join("/")),
+    }
+}
+
 /// The absolute base URL (no trailing slash) for links and `Location` headers:
 /// `PUBLIC_BASE_URL` when set; else, from a trusted proxy, `X-Forwarded-Proto`, `-Host` and
 /// `-Prefix`; else the request's own `Host`. Forwarded headers from untrusted peers are ignored.
@@ -112,6 +139,18 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn locations_keep_the_prefix_and_encode_each_segment() {
+        assert_eq!(
+            location("http://127.0.0.1:8080/virtool", &["api", "users", "bill"]),
+            "http://127.0.0.1:8080/virtool/api/users/bill"
+        );
+        assert_eq!(
+            location("http://h:1", &["api", "users", "a?b#c%d"]),
+            "http://h:1/api/users/a%3Fb%23c%25d"
+        );
+    }
 
     #[test]
     fn bearer_tokens_are_read_from_the_authorization_header() {

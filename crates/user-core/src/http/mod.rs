@@ -14,7 +14,7 @@ mod observe;
 mod ops;
 pub mod stream;
 
-pub use client::{bearer_token, client_ip, public_base_url, read_body};
+pub use client::{bearer_claims, bearer_token, client_ip, location, public_base_url, read_body};
 pub use metrics::Metrics;
 pub use observe::{observe, RequestId, REQUEST_ID};
 pub use ops::ops_routes;
@@ -373,6 +373,11 @@ impl Core {
     /// The base URL for links and `Location` headers as the caller sees it.
     pub fn base_url(&self, req: &HttpRequest) -> String {
         public_base_url(req, &self.settings)
+    }
+
+    /// The `Location` of the resource at `segments` below the base URL ([`location`]).
+    pub fn location(&self, req: &HttpRequest, segments: &[&str]) -> String {
+        location(&self.base_url(req), segments)
     }
 
     /// The client's address (the peer, or `X-Forwarded-For` from a trusted proxy).

@@ -66,7 +66,7 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
-            super::location(&state.core.base_url(&req), "groups", &id),
+            state.core.location(&req, &["api", "groups", &id]),
         ))
         .json(GroupJson::from(group)))
 }

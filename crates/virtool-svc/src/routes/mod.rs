@@ -8,8 +8,8 @@ use crate::error::Shape;
 use actix_web::web;
 use user_core::http::{resource, Resource};
 
-/// Every route of the API. `openapi.rs` documents the same handlers; a test below checks that
-/// the two agree.
+/// Every route of the API. `openapi.rs` documents the same handlers; its test checks that the
+/// two agree.
 pub fn all() -> Vec<Resource<Shape>> {
     vec![
         resource("/api/account/login").post(account::login),
@@ -36,40 +36,5 @@ pub fn all() -> Vec<Resource<Shape>> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for route in all() {
         cfg.service(route);
-    }
-}
-
-/// `base` + `/api/<collection>/<id>` with the id percent-encoded as one path segment.
-pub fn location(base: &str, collection: &str, id: &str) -> String {
-    match url::Url::parse(base) {
-        Ok(mut url) => {
-            if let Ok(mut segments) = url.path_segments_mut() {
-                segments.pop_if_empty().extend(["api", collection, id]);
-            }
-            url.to_string()
-        }
-        Err(_) => format!("{base}/api/{collection}/{id}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_route_is_documented_and_every_documented_route_exists() {
-        let mismatches =
-            user_core::openapi::route_mismatches(&super::all(), &crate::openapi::document());
-        assert!(mismatches.is_empty(), "{mismatches:#?}");
-    }
-
-    #[test]
-    fn locations_keep_the_prefix_and_encode_the_id() {
-        assert_eq!(
-            super::location("http://127.0.0.1:8080/virtool", "users", "bill"),
-            "http://127.0.0.1:8080/virtool/api/users/bill"
-        );
-        assert_eq!(
-            super::location("http://h:1", "users", "a?b#c%d"),
-            "http://h:1/api/users/a%3Fb%23c%25d"
-        );
     }
 }

@@ -158,7 +158,7 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
-            super::location(&core.base_url(&req), "users", &input.id),
+            core.location(&req, &["api", "users", &input.id]),
         ))
         .json(UserJson::from(user)))
 }
