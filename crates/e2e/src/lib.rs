@@ -27,17 +27,31 @@ pub fn client() -> reqwest::Client {
 }
 
 /// The variables of `deploy/env/<short>.env` (or `$STACK_ENV_DIR/<short>.env`): the demo
-/// credentials the stack was started with.
+/// credentials the stack was started with, read by `scripts/lib.sh`'s `print_env_file` (compose's
+/// env-file rules, the same reader `scripts/stack` starts the services with).
 pub fn env_file(short: &str) -> HashMap<String, String> {
-    let dir = std::env::var("STACK_ENV_DIR")
-        .unwrap_or_else(|_| format!("{}/../../deploy/env", env!("CARGO_MANIFEST_DIR")));
-    let text = std::fs::read_to_string(format!("{dir}/{short}.env"))
-        .unwrap_or_else(|e| panic!("read {dir}/{short}.env: {e}"));
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+    let root = format!("{}/../..", env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::var("STACK_ENV_DIR").unwrap_or_else(|_| format!("{root}/deploy/env"));
+    let file = format!("{dir}/{short}.env");
+    let out = std::process::Command::new("bash")
+        .args(["-c", r#". "$1" && print_env_file "$2""#, "env_file"])
+        .arg(format!("{root}/scripts/lib.sh"))
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/lib.sh print_env_file: {e}"));
+    assert!(
+        out.status.success(),
+        "read {file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|b| *b == 0)
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let pair = String::from_utf8_lossy(pair);
+            let (k, v) = pair.split_once('=')?;
+            Some((k.to_owned(), v.to_owned()))
+        })
         .collect()
 }
 
