@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-use user_core::http::{problem_response, Failure, Problem};
+use user_core::http::{problem_response, ErrorShape, Failure, Problem};
 use user_core::laravel::{Errors, LaravelShape};
 
 pub type Shape = LaravelShape;
@@ -44,7 +44,7 @@ impl ResponseError for ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
-            Self::Failure(f) => f.problem().status(),
+            Self::Failure(f) => Shape::status(&f.problem()),
         }
     }
 

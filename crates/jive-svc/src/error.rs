@@ -28,9 +28,21 @@ impl ErrorShape for Shape {
             Problem::PayloadTooLarge => "Request body too large (limit 64 KiB)",
             Problem::UnsupportedMediaType => "Unsupported media type: send application/json",
             Problem::TooManyRequests { .. } => "Too many requests",
+            Problem::PreconditionFailed => "Precondition failed: the user has changed",
+            Problem::IdempotencyKeyMalformed => "Invalid Idempotency-Key header",
+            Problem::IdempotencyKeyReused => user_core::idempotency::REUSED_MESSAGE,
+            Problem::IdempotencyKeyInUse => "A request with this Idempotency-Key is in progress",
             Problem::Internal => "Internal server error",
             Problem::Unavailable => "Service unavailable",
         })
+    }
+
+    /// Tyk answers every refused request 400, a reused Idempotency-Key too.
+    fn status(problem: &Problem) -> StatusCode {
+        match problem {
+            Problem::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
+            other => other.status(),
+        }
     }
 }
 
@@ -91,7 +103,7 @@ impl ResponseError for ApiError {
             Self::UserNotFound | Self::Failure(Failure::Db(DbError::NotFound)) => {
                 StatusCode::NOT_FOUND
             }
-            Self::Failure(f) => f.problem().status(),
+            Self::Failure(f) => Shape::status(&f.problem()),
         }
     }
 

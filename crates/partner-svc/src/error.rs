@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use user_core::http::{problem_response, Failure, Problem};
+use user_core::http::{problem_response, ErrorShape, Failure, Problem};
 use user_core::laravel::{self, Errors, LaravelShape};
 
 pub type Shape = LaravelShape;
@@ -47,7 +47,7 @@ impl ResponseError for ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Failure(f) => f.problem().status(),
+            Self::Failure(f) => Shape::status(&f.problem()),
         }
     }
 

@@ -73,6 +73,10 @@ fn default_max_failures() -> u32 {
 fn default_max_failures_per_address() -> u32 {
     100
 }
+fn default_idempotency_ttl() -> u64 {
+    86_400
+}
+
 fn default_window() -> u64 {
     900
 }
@@ -105,6 +109,8 @@ pub struct CommonConfig {
     #[serde(default = "default_window")]
     pub login_window_seconds: u64,
     pub trusted_proxies: Option<String>,
+    #[serde(default = "default_idempotency_ttl")]
+    pub idempotency_ttl_seconds: u64,
 }
 
 /// [`CommonConfig`] checked and resolved against the service's defaults.
@@ -124,6 +130,8 @@ pub struct Settings {
     pub rust_log: String,
     pub throttle: crate::throttle::ThrottleConfig,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long an `Idempotency-Key`'s answer is kept (`IDEMPOTENCY_TTL_SECONDS`).
+    pub idempotency_ttl_seconds: i64,
 }
 
 impl CommonConfig {
@@ -201,6 +209,15 @@ impl CommonConfig {
                 )))
             }
         };
+        let idempotency_ttl_seconds = i64::try_from(self.idempotency_ttl_seconds)
+            .ok()
+            .filter(|t| (1..=31_536_000).contains(t))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "IDEMPOTENCY_TTL_SECONDS must be between 1 and 31536000 (a year), got {}",
+                    self.idempotency_ttl_seconds
+                ))
+            })?;
         if self.login_window_seconds == 0 {
             return Err(ConfigError(
                 "LOGIN_WINDOW_SECONDS must be at least 1".to_owned(),
@@ -225,6 +242,7 @@ impl CommonConfig {
                 window: Duration::from_secs(self.login_window_seconds),
             },
             trusted_proxies,
+            idempotency_ttl_seconds,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::Secret;
+pub use diesel;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::ConnectionError;
 use diesel::ConnectionResult;

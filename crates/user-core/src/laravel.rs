@@ -22,6 +22,12 @@ impl ErrorShape for LaravelShape {
             Problem::PayloadTooLarge => "Payload too large.",
             Problem::UnsupportedMediaType => "Unsupported media type.",
             Problem::TooManyRequests { .. } => "Too Many Attempts.",
+            Problem::PreconditionFailed => "Precondition Failed.",
+            Problem::IdempotencyKeyMalformed => "The Idempotency-Key header is invalid.",
+            Problem::IdempotencyKeyReused => crate::idempotency::REUSED_MESSAGE,
+            Problem::IdempotencyKeyInUse => {
+                "A request with this Idempotency-Key is still being processed."
+            }
             Problem::Internal => "Server Error",
             Problem::Unavailable => "Service Unavailable",
         };

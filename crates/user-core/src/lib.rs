@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod jwt;
 pub mod laravel;
 pub mod openapi;

@@ -36,6 +36,64 @@ impl Modify for AccessKeyAuth {
     }
 }
 
+/// An optional header parameter of type string.
+fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+/// `params(IfMatch)`: the `If-Match` header of a conditional write.
+pub struct IfMatch;
+
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![header(
+            "If-Match",
+            "ETags (or `*`): the write happens only if one of them is the resource's current \
+             tag (strong comparison), else 412",
+        )]
+    }
+}
+
+/// `params(IfNoneMatch)`: the `If-None-Match` header of a conditional GET.
+pub struct IfNoneMatch;
+
+impl utoipa::IntoParams for IfNoneMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![header(
+            "If-None-Match",
+            "ETags (or `*`): 304 without a body when one of them is the current tag",
+        )]
+    }
+}
+
+/// `params(IdempotencyKey)`: the `Idempotency-Key` header of a create.
+pub struct IdempotencyKey;
+
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![header(
+            "Idempotency-Key",
+            "1 to 255 visible ASCII characters: the create runs at most once per caller and \
+             key; a repeat with the same request gets the first answer again \
+             (`Idempotent-Replayed: true`), with another request 422, while the first runs 409",
+        )]
+    }
+}
+
 /// Where a service's routes and its OpenAPI document `doc` disagree, as lines
 /// `"routed, not documented: POST /x"` and `"documented, not routed: GET /y"`; empty when they
 /// agree. HEAD is left aside (every GET route serves it). Each service's routes module tests

@@ -21,6 +21,16 @@ impl ErrorShape for Shape {
             Problem::PayloadTooLarge => ("payload_too_large", "Payload too large"),
             Problem::UnsupportedMediaType => ("unsupported_media_type", "Unsupported media type"),
             Problem::TooManyRequests { .. } => ("too_many_requests", "Too many requests"),
+            Problem::PreconditionFailed => ("precondition_failed", "Precondition failed"),
+            Problem::IdempotencyKeyMalformed => ("bad_request", "Invalid Idempotency-Key header"),
+            Problem::IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                user_core::idempotency::REUSED_MESSAGE,
+            ),
+            Problem::IdempotencyKeyInUse => (
+                "conflict",
+                "A request with this Idempotency-Key is in progress",
+            ),
             Problem::Internal => ("internal_error", "Internal server error"),
             Problem::Unavailable => ("service_unavailable", "Service unavailable"),
         };
@@ -93,7 +103,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Failure(f) => f.problem().status(),
+            Self::Failure(f) => Shape::status(&f.problem()),
         }
     }
 

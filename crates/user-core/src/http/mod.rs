@@ -9,6 +9,7 @@
 //! ([`server`]).
 
 mod client;
+pub mod conditional;
 mod metrics;
 mod observe;
 mod ops;
@@ -53,6 +54,14 @@ pub enum Problem {
     UnsupportedMediaType,
     /// 429: throttled; retry after this many seconds.
     TooManyRequests { retry_after: u64 },
+    /// 412: `If-Match` names no current tag of the resource ([`conditional`]).
+    PreconditionFailed,
+    /// 400: an `Idempotency-Key` that is empty, too long or not visible ASCII.
+    IdempotencyKeyMalformed,
+    /// 422 (jive: 400): the key was used before with another method, path or body.
+    IdempotencyKeyReused,
+    /// 409, `Retry-After: 1`: the first request with the key is still running.
+    IdempotencyKeyInUse,
     /// 500: anything unexpected (the cause is logged, never sent).
     Internal,
     /// 503: the database is unreachable or the pool is exhausted.
@@ -69,6 +78,10 @@ impl Problem {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyMalformed => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -78,6 +91,7 @@ impl Problem {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::TooManyRequests { retry_after } => Some(*retry_after),
+            Self::IdempotencyKeyInUse => Some(1),
             Self::Unavailable => Some(RETRY_AFTER_UNAVAILABLE),
             _ => None,
         }
@@ -129,6 +143,15 @@ impl From<Problem> for Failure {
     }
 }
 
+impl From<crate::idempotency::BeginError> for Failure {
+    fn from(e: crate::idempotency::BeginError) -> Self {
+        match e {
+            crate::idempotency::BeginError::Refused(r) => Self::Problem(r.into()),
+            crate::idempotency::BeginError::Db(e) => Self::Db(e),
+        }
+    }
+}
+
 impl Failure {
     /// The shared answer: unavailable database 503, a missing row 404, anything else 500 (the
     /// cause logged, never sent).
@@ -163,18 +186,46 @@ macro_rules! shared_failures {
                 Self::Failure(e.into())
             }
         }
+
+        impl From<$crate::idempotency::BeginError> for $ty {
+            fn from(e: $crate::idempotency::BeginError) -> Self {
+                Self::Failure(e.into())
+            }
+        }
+
+        impl From<$crate::db::diesel::result::Error> for $ty {
+            fn from(e: $crate::db::diesel::result::Error) -> Self {
+                Self::Failure($crate::db::DbError::from(e).into())
+            }
+        }
     };
+}
+
+impl From<crate::idempotency::Refusal> for Problem {
+    fn from(refusal: crate::idempotency::Refusal) -> Self {
+        use crate::idempotency::Refusal;
+        match refusal {
+            Refusal::Malformed => Self::IdempotencyKeyMalformed,
+            Refusal::Reused => Self::IdempotencyKeyReused,
+            Refusal::InProgress => Self::IdempotencyKeyInUse,
+        }
+    }
 }
 
 /// How one API words the shared failures.
 pub trait ErrorShape: 'static {
     /// The JSON body for `problem`.
     fn body(problem: &Problem) -> serde_json::Value;
+
+    /// The status for `problem` (where an API departs from [`Problem::status`]).
+    fn status(problem: &Problem) -> StatusCode {
+        problem.status()
+    }
 }
 
 /// `problem` as a response in shape `S`, with `Retry-After` where it applies.
 pub fn problem_response<S: ErrorShape>(problem: &Problem) -> HttpResponse {
-    let mut builder = HttpResponse::build(problem.status());
+    let mut builder = HttpResponse::build(S::status(problem));
     if let Some(secs) = problem.retry_after() {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
@@ -338,6 +389,9 @@ pub fn app<S: ErrorShape>(
         .app_data(json_config::<S>())
         .app_data(path_config::<S>())
         .app_data(query_config::<S>())
+        .wrap(actix_web::middleware::from_fn(
+            crate::idempotency::fingerprint,
+        ))
         .wrap(actix_web::middleware::from_fn(observe))
         .configure(ops_routes::<S>)
         .configure(routes)
