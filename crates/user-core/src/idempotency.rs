@@ -143,6 +143,13 @@ impl Answer {
         self
     }
 
+    /// With `etag`: the tag of the created resource (when the answer's body is not its GET
+    /// representation, e.g. an envelope around it).
+    pub fn with_etag(mut self, etag: &crate::http::conditional::ETag) -> Self {
+        self.etag = etag.header_value().to_str().ok().map(str::to_owned);
+        self
+    }
+
     /// With the `ETag` of its own body: the answer is the representation of the created
     /// resource `identity`.
     pub fn tagged(mut self, identity: &str) -> Self {
