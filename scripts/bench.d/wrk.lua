@@ -4,6 +4,10 @@
 --   BENCH_BODY    request body (sent with Content-Type: application/json)
 --   BENCH_DELAY_MS  pause of each connection between two requests (a paced load instead of
 --                   a closed loop that takes all the CPU it can)
+--   BENCH_HEADER  one more header, "Name: value" (If-Match, If-None-Match)
+--   BENCH_UNIQUE  a prefix: each request gets "{n}" in its body replaced by PREFIX-THREAD-N,
+--                 unique in the run (creates); with BENCH_IDEMPOTENCY=1 also an
+--                 Idempotency-Key of that value
 -- At the end it prints one machine-readable line:
 --   BENCH rps=<req/s> p50=<ms> p99=<ms> mean=<ms> requests=<n> errors=<n>
 -- where errors counts non-2xx/3xx answers, connect/read/write errors and timeouts.
@@ -11,6 +15,9 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local auth = os.getenv("BENCH_AUTH") or ""
 local body = os.getenv("BENCH_BODY") or ""
 local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "") or 0
+local extra = os.getenv("BENCH_HEADER") or ""
+local unique = os.getenv("BENCH_UNIQUE") or ""
+local keyed = os.getenv("BENCH_IDEMPOTENCY") == "1"
 
 wrk.method = method
 if auth ~= "" then
@@ -19,6 +26,32 @@ end
 if body ~= "" then
     wrk.body = body
     wrk.headers["Content-Type"] = "application/json"
+end
+
+if extra ~= "" then
+    local name, value = extra:match("^([^:]+):%s*(.*)$")
+    wrk.headers[name] = value
+end
+
+if unique ~= "" then
+    local threads = 0
+    function setup(thread)
+        threads = threads + 1
+        thread:set("tid", threads)
+    end
+    local n = 0
+    request = function()
+        n = n + 1
+        local id = string.format("%s-%d-%d", unique, tid, n)
+        local headers = {}
+        for k, v in pairs(wrk.headers) do
+            headers[k] = v
+        end
+        if keyed then
+            headers["Idempotency-Key"] = id
+        end
+        return wrk.format(nil, nil, headers, (body:gsub("{n}", id)))
+    end
 end
 
 if pause > 0 then

@@ -968,3 +968,56 @@ where
     }
     out
 }
+
+/// A create retried on the other replica is replayed, not run again (`concurrency.md`): the
+/// first request goes to replica 1's own port, the retry to replica 2's, a third through the
+/// gateway; one user exists, and all three answers are the same bytes.
+#[tokio::test]
+#[ignore = "needs the two-replica stack: run by scripts/e2e-replicas"]
+async fn a_create_retried_on_the_other_replica_is_replayed() {
+    let _serial = SERIAL.lock().await;
+    require_replica_stack();
+    let http = load_client();
+    let (token, agency) = login(Api::Agency, &http).await;
+    let offset: u16 = std::fs::read_to_string(stack_dir().join("run").join("port_offset"))
+        .map_or(0, |t| t.trim().parse().unwrap());
+    let email = format!("{}@example.no", unique("retry-"));
+    let key = unique("e2e-key-");
+    let create = |base: String| {
+        http.post(format!("{base}/agency/{agency}/user"))
+            .bearer_auth(&token)
+            .header("idempotency-key", &key)
+            .json(&json!({"firstname": "Retry", "email": email}))
+    };
+    let replica = |n: u16| format!("http://127.0.0.1:{}", 8081 + offset + (n - 1) * 100);
+    let mut answers = Vec::new();
+    for base in [replica(1), replica(2), gateway() + "/agency"] {
+        let res = create(base.clone()).send().await.unwrap();
+        assert_eq!(res.status(), 201, "{base}");
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        answers.push((replayed, etag, res.bytes().await.unwrap()));
+    }
+    assert_eq!(
+        answers.iter().map(|a| a.0).collect::<Vec<_>>(),
+        [false, true, true],
+        "the first ran, the retries were replayed"
+    );
+    assert!(answers.windows(2).all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2));
+    let users = json(
+        http.get(url(&format!("/agency/agency/{agency}/users")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let with_email = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["email"] == email.as_str())
+        .count();
+    assert_eq!(with_email, 1, "one user, however many replicas saw the request");
+    println!("agency: a keyed create on replica 1, retried on replica 2 and via the gateway: 1 user, 2 replays");
+}
