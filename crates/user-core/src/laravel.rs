@@ -46,11 +46,12 @@ pub struct MessageJson {
     pub message: String,
 }
 
-/// 422: `errors` maps each failing field to its messages, in the OpenAPI documents.
+/// 422: `errors` maps each failing field to its messages, in the OpenAPI documents. Without
+/// `errors` when a create's `Idempotency-Key` was reused with another request.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ValidationJson {
     pub message: String,
-    pub errors: std::collections::BTreeMap<String, Vec<String>>,
+    pub errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// A request field after Laravel's input normalisation.
