@@ -261,22 +261,26 @@ pub async fn email_taken(conn: &mut Conn, email: &str, except: i64) -> Result<bo
 
 /// Inserts the user and its membership of `partner` in one transaction.
 pub async fn insert_member(conn: &mut Conn, partner: i64, new: NewUser) -> Result<User, DbError> {
-    conn.transaction::<_, DbError, _>(async move |conn| {
-        let user = diesel::insert_into(users::table)
-            .values(new)
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await?;
-        diesel::insert_into(memberships::table)
-            .values((
-                memberships::partner_id.eq(partner),
-                memberships::user_id.eq(user.id),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(user)
-    })
-    .await
+    conn.transaction::<_, DbError, _>(async move |conn| add_member(conn, partner, new).await)
+        .await
+}
+
+/// Inserts the user and its membership of `partner`, inside the caller's transaction (the
+/// create's, which also stores its Idempotency-Key answer).
+pub async fn add_member(conn: &mut Conn, partner: i64, new: NewUser) -> Result<User, DbError> {
+    let user = diesel::insert_into(users::table)
+        .values(new)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::partner_id.eq(partner),
+            memberships::user_id.eq(user.id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(user)
 }
 
 /// Makes `user` a member of `partner`; false when it was one already.
@@ -292,15 +296,56 @@ pub async fn attach(conn: &mut Conn, partner: i64, user: i64) -> Result<bool, Db
     Ok(n == 1)
 }
 
-pub async fn update_user(conn: &mut Conn, id: i64, changes: UserChanges) -> Result<bool, DbError> {
-    let n = diesel::update(users::table.find(id))
+/// Applies `changes` to user `id`: the user as it is now, `None` when it does not exist.
+pub async fn update_user(
+    conn: &mut Conn,
+    id: i64,
+    changes: UserChanges,
+) -> Result<Option<User>, DbError> {
+    Ok(diesel::update(users::table.find(id))
         .set(changes)
-        .execute(conn)
-        .await?;
-    Ok(n == 1)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
 }
 
-/// What [`detach`] did.
+/// A member of a partner as a write finds it under [`lock_member`].
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub user: User,
+    pub permissions: Vec<String>,
+}
+
+/// The user `id`, its row locked (`FOR UPDATE`) until the transaction ends, provided it is a
+/// member of `partner`; `None` when it does not exist or is not a member. Every write to a user
+/// (update, detach) takes this lock first, so writers of one user run one after the other, and
+/// each reads what the previous one committed: the row is re-read once the lock is granted, and
+/// the membership is read by a statement of its own, after the lock (a subquery of the locking
+/// statement would still see the membership a detach holding the lock has just removed).
+/// A concurrent attach waits too (its foreign key check and search trigger read the row).
+pub async fn lock_member(
+    conn: &mut Conn,
+    partner: i64,
+    id: i64,
+) -> Result<Option<Locked>, DbError> {
+    let row: Option<(User, Vec<String>)> = users::table
+        .find(id)
+        .select((User::as_select(), users::permissions))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((user, permissions)) = row else {
+        return Ok(None);
+    };
+    let member: bool = diesel::select(diesel::dsl::exists(memberships::table.find((partner, id))))
+        .get_result(conn)
+        .await?;
+    Ok(member.then_some(Locked { user, permissions }))
+}
+
+/// What [`remove_member`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detached {
     /// The user was not a member of the partner.
@@ -311,42 +356,34 @@ pub enum Detached {
     Deleted,
 }
 
-/// Removes `user` from `partner`, and deletes the user when no partner is left (unless it holds
-/// `partners.all`), in one transaction. The user row is locked first so a racing attach either
-/// runs before (and the user stays) or fails on the foreign key.
-pub async fn detach(conn: &mut Conn, partner: i64, user: i64) -> Result<Detached, DbError> {
-    conn.transaction::<_, DbError, _>(async move |conn| {
-        let permissions: Option<Vec<String>> = users::table
-            .find(user)
-            .select(users::permissions)
-            .for_update()
-            .first(conn)
-            .await
-            .optional()?;
-        let Some(permissions) = permissions else {
-            return Ok(Detached::NotMember);
-        };
-        let n = diesel::delete(memberships::table.find((partner, user)))
-            .execute(conn)
-            .await?;
-        if n == 0 {
-            return Ok(Detached::NotMember);
-        }
-        let left: i64 = memberships::table
-            .filter(memberships::user_id.eq(user))
-            .count()
-            .get_result(conn)
-            .await?;
-        let keeps_access = permissions.iter().any(|p| p == "partners.all");
-        if left > 0 || keeps_access {
-            return Ok(Detached::Removed);
-        }
-        diesel::delete(users::table.find(user))
-            .execute(conn)
-            .await?;
-        Ok(Detached::Deleted)
-    })
-    .await
+/// Removes the user `locked` ([`lock_member`], in the same transaction) from `partner`, and
+/// deletes it when no partner is left (unless it holds `partners.all`). The user row being
+/// locked, a racing attach either ran before (and the user stays) or fails on the foreign key.
+pub async fn remove_member(
+    conn: &mut Conn,
+    partner: i64,
+    locked: &Locked,
+) -> Result<Detached, DbError> {
+    let user = locked.user.id;
+    let n = diesel::delete(memberships::table.find((partner, user)))
+        .execute(conn)
+        .await?;
+    if n == 0 {
+        return Ok(Detached::NotMember);
+    }
+    let left: i64 = memberships::table
+        .filter(memberships::user_id.eq(user))
+        .count()
+        .get_result(conn)
+        .await?;
+    let keeps_access = locked.permissions.iter().any(|p| p == "partners.all");
+    if left > 0 || keeps_access {
+        return Ok(Detached::Removed);
+    }
+    diesel::delete(users::table.find(user))
+        .execute(conn)
+        .await?;
+    Ok(Detached::Deleted)
 }
 
 /// The partners of `user`, by id, limited to `only` when given.

@@ -10,10 +10,17 @@ use crate::wire::{
     CreateBody, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput, UserData,
     UserJson, UserPage,
 };
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel_async::AsyncConnection;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use user_core::db::DbError;
+use user_core::http::conditional::{tagged, ETag, Precondition};
+use user_core::http::{Failure, Problem};
+use user_core::idempotency::{self, Answer};
 use user_core::laravel::{MessageJson, ValidationJson};
+use user_core::openapi::{IdempotencyKey, IfMatch, IfNoneMatch};
 
 /// An id from the path; anything but a positive integer cannot exist.
 fn id(raw: &str) -> Option<i64> {
@@ -56,6 +63,53 @@ fn access(caller: &Caller, raw_partner: &str, permission: Permission) -> Result<
         };
     }
     partner.ok_or(ApiError::NOT_FOUND)
+}
+
+/// The identity of user `id` in its ETags. A user is one resource whichever partner it is seen
+/// through, so its tag is the same in all of them.
+fn identity(id: i64) -> String {
+    format!("user/{id}")
+}
+
+/// What a GET of `user` answers, `{"data": user}`: nothing in it depends on the partner of the
+/// path.
+fn representation(user: db::User) -> UserData {
+    UserData {
+        data: UserJson::from(user),
+    }
+}
+
+/// The current tag of `user`: that of what a GET of it would answer.
+fn etag(user: &db::User) -> ETag {
+    ETag::of(&identity(user.id), &representation(user.clone()))
+}
+
+/// The answer of a create (or attach) about `user`, with the user's tag.
+fn created(status: StatusCode, user: db::User) -> Answer {
+    let tag = etag(&user);
+    Answer::json(status, &representation(user)).with_etag(&tag)
+}
+
+/// `{}`, the answer of an update or delete, with the user's tag when it still exists.
+fn empty(tag: Option<&ETag>) -> HttpResponse {
+    let mut response = HttpResponse::Ok().json(json!({}));
+    if let Some(tag) = tag {
+        tag.set_on(&mut response);
+    }
+    response
+}
+
+/// A unique violation on a user write is the email index: another request took the email.
+fn or_email_taken(e: DbError) -> ApiError {
+    if e.is_unique_violation() {
+        ApiError::taken("email")
+    } else {
+        e.into()
+    }
+}
+
+fn is_unique_violation(e: &ApiError) -> bool {
+    matches!(e, ApiError::Failure(Failure::Db(e)) if e.is_unique_violation())
 }
 
 /// The users of a partner, a Laravel page at a time, optionally searched.
@@ -101,122 +155,167 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(query.render(items, total, &url)))
 }
 
-/// Creates a user in the partner, or attaches the existing user with that email.
+/// Creates a user in the partner, or attaches the existing user with that email. With an
+/// `Idempotency-Key`, at most once per caller and key: the answer is stored in the transaction
+/// of the insert (or attach) it reports, and replayed to a repeat.
 #[utoipa::path(post, path = "/api/internal/v1/partners/{partner_id}/users", tag = "users",
     security(("bearer" = [])),
-    params(("partner_id" = i64, Path, description = "The id of the partner")),
+    params(("partner_id" = i64, Path, description = "The id of the partner"), IdempotencyKey),
     request_body = CreateBody,
     responses(
-        (status = 201, description = "A new user", body = UserData),
-        (status = 200, description = "An existing user (by email) attached, unchanged", body = UserData),
-        (status = 400, body = MessageJson),
+        (status = 201, description = "A new user (or the replay of that answer, with `Idempotent-Replayed: true`)", body = UserData,
+            headers(("ETag" = String, description = "The user's current tag"))),
+        (status = 200, description = "An existing user (by email) attached, unchanged (or the replay of that answer)", body = UserData,
+            headers(("ETag" = String, description = "The user's current tag"))),
+        (status = 400, description = "Malformed JSON or `Idempotency-Key`", body = MessageJson),
         (status = 401, body = MessageJson),
         (status = 403, body = MessageJson),
         (status = 404, body = MessageJson),
+        (status = 409, description = "A request with this `Idempotency-Key` is still running (`Retry-After: 1`)", body = MessageJson),
         (status = 413, body = MessageJson),
         (status = 415, body = MessageJson),
-        (status = 422, body = ValidationJson),
+        (status = 422, description = "Invalid data, or the `Idempotency-Key` reused with a different request", body = ValidationJson),
         (status = 503, body = MessageJson),
     ))]
 pub async fn create(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = enter(&state, &caller, &path, Permission::UsersCreate).await?;
-    let input = NewUserInput::parse(&body).map_err(ApiError::Invalid)?;
-    caller.may_change(&Permissions::new(), &input.permissions)?;
-    let mut hash: Option<String> = None;
-    // A racing create of the same email makes the insert fail on the unique index; the next
-    // round then finds the user and answers as a sequential request would.
-    for _ in 0..3 {
-        let existing = {
-            let mut conn = state.core.db.conn().await?;
-            db::user_by_email(&mut conn, input.email.as_str()).await?
-        };
-        if let Some(user) = existing {
-            let mut conn = state.core.db.conn().await?;
-            return if db::attach(&mut conn, partner, user.id).await? {
-                state.forget(user.id);
-                tracing::info!(user = user.id, partner, "existing user attached");
-                Ok(HttpResponse::Ok().json(UserData {
-                    data: UserJson::from(user),
-                }))
-            } else {
-                Err(ApiError::taken("email"))
-            };
-        }
-        let password_hash = match &hash {
-            Some(h) => h.clone(),
-            None => {
-                let h = state.core.hasher.hash(&input.password).await?;
-                hash = Some(h.clone());
-                h
+    let keyed = idempotency::key_of(&req).map_err(Problem::from)?;
+    let ttl = state.core.settings.idempotency_ttl_seconds;
+    idempotency::run(
+        &state.core.db,
+        &caller.user_id.to_string(),
+        keyed,
+        ttl,
+        async |ticket| {
+            let input = NewUserInput::parse(&body).map_err(ApiError::Invalid)?;
+            caller.may_change(&Permissions::new(), &input.permissions)?;
+            let mut hash: Option<String> = None;
+            // A racing create of the same email makes the insert fail on the unique index; the
+            // next round then finds the user and answers as a sequential request would.
+            for _ in 0..3 {
+                let existing = {
+                    let mut conn = state.core.db.conn().await?;
+                    db::user_by_email(&mut conn, input.email.as_str()).await?
+                };
+                if let Some(user) = existing {
+                    let id = user.id;
+                    let mut conn = state.core.db.conn().await?;
+                    let answer = conn
+                        .transaction::<_, ApiError, _>(async |conn| {
+                            if !db::attach(conn, partner, id).await? {
+                                return Err(ApiError::taken("email"));
+                            }
+                            let answer = created(StatusCode::OK, user);
+                            idempotency::complete(ticket, conn, &answer).await?;
+                            Ok(answer)
+                        })
+                        .await?;
+                    state.forget(id);
+                    tracing::info!(user = id, partner, "existing user attached");
+                    return Ok(answer.response());
+                }
+                let password_hash = match &hash {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = state.core.hasher.hash(&input.password).await?;
+                        hash = Some(h.clone());
+                        h
+                    }
+                };
+                let new = NewUser {
+                    first_name: input.first_name.clone(),
+                    last_name: input.last_name.clone(),
+                    email: input.email.as_str().to_owned(),
+                    password_hash,
+                    permissions: names(&input.permissions),
+                };
+                let mut conn = state.core.db.conn().await?;
+                let inserted = conn
+                    .transaction::<_, ApiError, _>(async |conn| {
+                        let user = db::add_member(conn, partner, new).await?;
+                        let id = user.id;
+                        let answer = created(StatusCode::CREATED, user);
+                        idempotency::complete(ticket, conn, &answer).await?;
+                        Ok((id, answer))
+                    })
+                    .await;
+                match inserted {
+                    Ok((id, answer)) => {
+                        tracing::info!(user = id, partner, "user created");
+                        return Ok(answer.response());
+                    }
+                    Err(e) if is_unique_violation(&e) => continue,
+                    Err(e) => return Err(e),
+                }
             }
-        };
-        let new = NewUser {
-            first_name: input.first_name.clone(),
-            last_name: input.last_name.clone(),
-            email: input.email.as_str().to_owned(),
-            password_hash,
-            permissions: names(&input.permissions),
-        };
-        let mut conn = state.core.db.conn().await?;
-        match db::insert_member(&mut conn, partner, new).await {
-            Ok(user) => {
-                tracing::info!(user = user.id, partner, "user created");
-                return Ok(HttpResponse::Created().json(UserData {
-                    data: UserJson::from(user),
-                }));
-            }
-            Err(e) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::taken("email"))
+            Err(ApiError::taken("email"))
+        },
+    )
+    .await
 }
 
-/// The member `raw_user` of `partner`, or 404.
-async fn find_member(state: &AppState, partner: i64, raw_user: &str) -> Result<db::User, ApiError> {
+/// The member `raw_user` of `partner`, or 404 (412 instead for a write whose `If-Match` names a
+/// tag of the user: it was there when the caller read it, [`Precondition::gone`]).
+async fn find_member(
+    state: &AppState,
+    partner: i64,
+    raw_user: &str,
+    precondition: &Precondition,
+) -> Result<db::User, ApiError> {
     let user = id(raw_user).ok_or(ApiError::NOT_FOUND)?;
     let mut conn = state.core.db.conn().await?;
     db::member(&mut conn, partner, user)
         .await?
-        .ok_or(ApiError::NOT_FOUND)
+        .ok_or_else(|| precondition.gone(&identity(user), ApiError::NOT_FOUND))
 }
 
 /// One user of the partner.
 #[utoipa::path(get, path = "/api/internal/v1/partners/{partner_id}/users/{user_id}", tag = "users",
     security(("bearer" = [])),
-    params(("partner_id" = i64, Path), ("user_id" = i64, Path)),
+    params(("partner_id" = i64, Path), ("user_id" = i64, Path), IfNoneMatch),
     responses(
-        (status = 200, body = UserData),
+        (status = 200, body = UserData,
+            headers(("ETag" = String, description = "The user's current tag, the same in every partner"))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current tag",
+            headers(("ETag" = String))),
         (status = 401, body = MessageJson),
         (status = 403, body = MessageJson),
         (status = 404, body = MessageJson),
         (status = 503, body = MessageJson),
     ))]
 pub async fn get(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
     let partner = access(&caller, &raw_partner, Permission::UsersRead)?;
-    let user = find_member(&state, partner, &raw_user).await?;
-    Ok(HttpResponse::Ok().json(UserData {
-        data: UserJson::from(user),
-    }))
+    let user = find_member(&state, partner, &raw_user, &Precondition::none()).await?;
+    Ok(tagged(
+        &req,
+        StatusCode::OK,
+        &identity(user.id),
+        &representation(user),
+    ))
 }
 
-/// Updates the fields present. The user is shared: the change shows in every partner.
+/// Updates the fields present. The user is shared: the change shows in every partner. With
+/// `If-Match`, only if the user is still as the caller saw it (checked under the row lock).
 #[utoipa::path(put, path = "/api/internal/v1/partners/{partner_id}/users/{user_id}", tag = "users",
     security(("bearer" = [])),
-    params(("partner_id" = i64, Path), ("user_id" = i64, Path)),
+    params(("partner_id" = i64, Path), ("user_id" = i64, Path), IfMatch),
     request_body = UpdateBody,
     responses(
-        (status = 200, description = "Updated: `{}`", body = Object),
+        (status = 200, description = "Updated: `{}`", body = Object,
+            headers(("ETag" = String, description = "The user's new tag"))),
+        (status = 412, description = "`If-Match` names no current tag of the user: nothing changed", body = MessageJson),
         (status = 400, body = MessageJson),
         (status = 401, body = MessageJson),
         (status = 403, body = MessageJson),
@@ -227,14 +326,16 @@ pub async fn get(
         (status = 503, body = MessageJson),
     ))]
 pub async fn update(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
+    let precondition = Precondition::of(&req);
     let partner = enter(&state, &caller, &raw_partner, Permission::UsersUpdate).await?;
-    let user = find_member(&state, partner, &raw_user).await?;
+    let user = find_member(&state, partner, &raw_user, &precondition).await?;
     let current: Permissions = {
         let mut conn = state.core.db.conn().await?;
         from_names(
@@ -274,49 +375,73 @@ pub async fn update(
         permissions: input.permissions.as_ref().map(names),
         updated_at: Some(chrono::Utc::now()),
     };
+    let id = user.id;
     let mut conn = state.core.db.conn().await?;
-    match db::update_user(&mut conn, user.id, changes).await {
-        Ok(true) => {
-            state.forget(user.id);
-            tracing::info!(user = user.id, partner, "user updated");
-            Ok(HttpResponse::Ok().json(json!({})))
-        }
-        Ok(false) => Err(ApiError::NOT_FOUND),
-        Err(e) if e.is_unique_violation() => Err(ApiError::taken("email")),
-        Err(e) => Err(e.into()),
-    }
+    let updated = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            // still a member, as it is now: the tag If-Match is compared with
+            let current = db::lock_member(conn, partner, id)
+                .await?
+                .ok_or_else(|| precondition.gone(&identity(id), ApiError::NOT_FOUND))?;
+            precondition.check(&etag(&current.user))?;
+            db::update_user(conn, id, changes)
+                .await
+                .map_err(or_email_taken)?
+                .ok_or(ApiError::NOT_FOUND)
+        })
+        .await?;
+    state.forget(id);
+    tracing::info!(user = id, partner, "user updated");
+    Ok(empty(Some(&etag(&updated))))
 }
 
-/// Removes the user from the partner; a user left in no partner is deleted.
+/// Removes the user from the partner; a user left in no partner is deleted. With `If-Match`,
+/// only if the user is still as the caller saw it (checked under the row lock).
 #[utoipa::path(delete, path = "/api/internal/v1/partners/{partner_id}/users/{user_id}", tag = "users",
     security(("bearer" = [])),
-    params(("partner_id" = i64, Path), ("user_id" = i64, Path)),
+    params(("partner_id" = i64, Path), ("user_id" = i64, Path), IfMatch),
     responses(
-        (status = 200, description = "Removed: `{}`", body = Object),
+        (status = 200, description = "Removed: `{}`; `ETag` when the user still exists (in other partners)", body = Object,
+            headers(("ETag" = String, description = "The user's tag, when it still exists"))),
+        (status = 412, description = "`If-Match` names no current tag of the user: nothing changed", body = MessageJson),
         (status = 401, body = MessageJson),
         (status = 403, description = "No permission or access, or the caller itself", body = MessageJson),
         (status = 404, body = MessageJson),
         (status = 503, body = MessageJson),
     ))]
 pub async fn delete(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
+    let precondition = Precondition::of(&req);
     let partner = enter(&state, &caller, &raw_partner, Permission::UsersDelete).await?;
     let user = id(&raw_user).ok_or(ApiError::NOT_FOUND)?;
     if user == caller.user_id {
         return Err(ApiError::Forbidden(DELETE_SELF));
     }
     let mut conn = state.core.db.conn().await?;
-    let outcome = db::detach(&mut conn, partner, user).await?;
-    if outcome == Detached::NotMember {
-        return Err(ApiError::NOT_FOUND);
-    }
+    // The user row is locked first, so a concurrent attach cannot be lost, and the tag
+    // If-Match is compared with is the user's as it is now.
+    let (outcome, tag) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let current = db::lock_member(conn, partner, user)
+                .await?
+                .ok_or_else(|| precondition.gone(&identity(user), ApiError::NOT_FOUND))?;
+            let tag = etag(&current.user);
+            precondition.check(&tag)?;
+            match db::remove_member(conn, partner, &current).await? {
+                Detached::NotMember => Err(ApiError::NOT_FOUND),
+                outcome => Ok((outcome, tag)),
+            }
+        })
+        .await?;
     state.forget(user);
     tracing::info!(user, partner, ?outcome, "user removed from partner");
-    Ok(HttpResponse::Ok().json(json!({})))
+    // a detach leaves the user as it was: its tag is unchanged
+    Ok(empty((outcome == Detached::Removed).then_some(&tag)))
 }
 
 /// The partners the user belongs to, limited to those the caller has access to.
@@ -337,7 +462,7 @@ pub async fn partners(
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
     let partner = enter(&state, &caller, &raw_partner, Permission::UsersRead).await?;
-    let user = find_member(&state, partner, &raw_user).await?;
+    let user = find_member(&state, partner, &raw_user, &Precondition::none()).await?;
     let only = (!caller.all_partners()).then(|| {
         caller
             .principal
