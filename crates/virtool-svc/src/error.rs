@@ -86,6 +86,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotMember(group) => {
                 Self::BadRequest(format!("User is not member of group: {group}"))
             }
+            StoreError::Changed => Problem::PreconditionFailed.into(),
             StoreError::Db(e) => Self::from(e),
         }
     }

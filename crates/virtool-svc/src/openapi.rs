@@ -35,6 +35,7 @@ use utoipa::OpenApi;
         wire::ResetJson,
         wire::ErrorJson,
         wire::InvalidJson,
+        wire::InvalidOrReusedJson,
         wire::LoginBody,
         wire::ResetBody,
         wire::CreateUserBody,

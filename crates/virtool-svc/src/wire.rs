@@ -127,6 +127,20 @@ pub struct InvalidJson {
     pub errors: Value,
 }
 
+/// 422 of a create: invalid input (`invalid_input`, with `errors`), or an `Idempotency-Key`
+/// used before with another request (`idempotency_key_reused`, without `errors`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct InvalidOrReusedJson {
+    #[schema(example = "invalid_input")]
+    pub id: String,
+    #[schema(example = "Invalid input")]
+    pub message: String,
+    /// Present for `invalid_input` only.
+    #[schema(value_type = Object, required = false)]
+    pub errors: Option<Value>,
+}
+
 // Request bodies (documentation; handlers read JSON and check each rule with `cerberus`).
 // Unknown fields are refused (`additionalProperties: false`); optional fields may be left out
 // but are never `null`.

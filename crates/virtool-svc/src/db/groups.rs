@@ -1,7 +1,7 @@
 //! The groups: their permissions, and the writes that change them.
 
 use super::schema::{groups, memberships, users};
-use super::Conn;
+use super::{Conn, StoreError};
 use crate::permissions::Permissions;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -45,23 +45,19 @@ pub async fn insert_group(conn: &mut Conn, id: &str) -> Result<Group, DbError> {
         .await?)
 }
 
-/// Sets the named permissions of `id` (under the group's row lock); `None` when it does not exist.
+/// Sets the named permissions of `id` under the group's row lock, after asking `check` about
+/// the group as it is; [`StoreError::GroupNotFound`] when it does not exist.
 pub async fn update_group(
     conn: &mut Conn,
     id: &str,
     changes: &[(String, bool)],
-) -> Result<Option<Group>, DbError> {
+    check: Option<impl FnOnce(&Group) -> bool + Send>,
+) -> Result<Group, StoreError> {
     conn.transaction(async |conn| {
-        let Some(mut group) = groups::table
-            .find(id)
-            .select(Group::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()?
-        else {
-            return Ok(None);
-        };
+        let mut group = lock_group(conn, id).await?;
+        if check.is_some_and(|check| !check(&group)) {
+            return Err(StoreError::Changed);
+        }
         for (name, value) in changes {
             group.permissions.set(name, *value);
         }
@@ -69,9 +65,21 @@ pub async fn update_group(
             .set(&group.permissions)
             .execute(conn)
             .await?;
-        Ok::<_, DbError>(Some(group))
+        Ok(group)
     })
     .await
+}
+
+/// The group `id`, its row locked until the transaction ends.
+async fn lock_group(conn: &mut Conn, id: &str) -> Result<Group, StoreError> {
+    groups::table
+        .find(id)
+        .select(Group::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::GroupNotFound)
 }
 
 /// Deletes the group (memberships go with it; primary groups naming it are cleared).
@@ -86,7 +94,14 @@ pub async fn update_group(
 /// a user the other's cascade needs — Postgres' "deadlock detected", a 500, seen once in CI
 /// under `concurrent_group_permission_and_membership_changes_stay_consistent`. The other writes
 /// lock one user only, so they cannot close such a cycle.
-pub async fn delete_group(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+///
+/// With a `check`, the group's row is locked (after its members') and `check` asked about it
+/// before anything is deleted.
+pub async fn delete_group(
+    conn: &mut Conn,
+    id: &str,
+    check: Option<impl FnOnce(&Group) -> bool + Send>,
+) -> Result<(), StoreError> {
     conn.transaction(async |conn| {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<diesel::sql_types::BigInt, _>(GROUP_DELETION_LOCK)
@@ -103,13 +118,22 @@ pub async fn delete_group(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
             .for_update()
             .load::<String>(conn)
             .await?;
+        if let Some(check) = check {
+            if !check(&lock_group(conn, id).await?) {
+                return Err(StoreError::Changed);
+            }
+        }
         let n = diesel::delete(groups::table.find(id)).execute(conn).await?;
-        Ok::<_, DbError>(n == 1)
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::GroupNotFound)
+        }
     })
     .await
 }
 
-pub(super) async fn group_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
+pub async fn group_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(groups::table.find(id)))
         .get_result(conn)
         .await?)

@@ -3,6 +3,11 @@
 //! Writes that check before they change (PATCH, membership changes, group edits) run in one
 //! transaction holding the row lock of the user or group they change, so concurrent requests
 //! see each other's results and every rejected request leaves the database as it was.
+//!
+//! Those writes (and the deletions) take a `check`: a condition on the user or group as it is
+//! under the lock (the route's `If-Match`, as a closure over the state, so that this module
+//! knows nothing of requests). `None` checks nothing and reads nothing more; a check that
+//! fails is [`StoreError::Changed`] and nothing is written.
 
 pub mod schema;
 
@@ -31,6 +36,9 @@ pub enum StoreError {
     GroupNotFound,
     #[error("user is not member of group {0}")]
     NotMember(String),
+    /// The write's `check` refused the current state (the caller's `If-Match` is stale).
+    #[error("the user or group is not as the caller last saw it")]
+    Changed,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -39,6 +47,11 @@ impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Db(e.into())
     }
+}
+
+/// No check, typed: for callers with no condition to pass as a write's `check`.
+pub fn unconditional<T>() -> Option<fn(&T) -> bool> {
+    None
 }
 
 /// In a write that holds the user's row lock, a foreign key can only fail on the group: one

@@ -159,24 +159,31 @@ pub async fn insert_user(
     new: NewUser,
     with_groups: &[&str],
 ) -> Result<(), DbError> {
-    conn.transaction(async |conn| {
-        let id = new.id.clone();
-        diesel::insert_into(users::table)
-            .values(&new)
+    conn.transaction(async |conn| insert_user_rows(conn, new, with_groups).await)
+        .await
+}
+
+/// [`insert_user`]'s statements, for a caller that runs them in a transaction of its own (with
+/// more to commit together: the stored answer of an `Idempotency-Key`).
+pub async fn insert_user_rows(
+    conn: &mut Conn,
+    new: NewUser,
+    with_groups: &[&str],
+) -> Result<(), DbError> {
+    diesel::insert_into(users::table)
+        .values(&new)
+        .execute(conn)
+        .await?;
+    for group in with_groups {
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::user_id.eq(&new.id),
+                memberships::group_id.eq(*group),
+            ))
             .execute(conn)
             .await?;
-        for group in with_groups {
-            diesel::insert_into(memberships::table)
-                .values((
-                    memberships::user_id.eq(&id),
-                    memberships::group_id.eq(*group),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        Ok::<_, DbError>(())
-    })
-    .await
+    }
+    Ok(())
 }
 
 async fn lock_user(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
@@ -203,20 +210,42 @@ async fn view_or_missing(conn: &mut Conn, id: &str) -> Result<UserView, StoreErr
     find_user(conn, id).await?.ok_or(StoreError::UserNotFound)
 }
 
-/// Applies `patch` to `id` after checking the user, the group and the membership, in that order.
+/// With the user's row locked: `check` asked about the user as it is now (groups and their
+/// permissions included); [`StoreError::Changed`] when it refuses. `None` reads nothing.
+async fn check_user(
+    conn: &mut Conn,
+    id: &str,
+    check: Option<impl FnOnce(&UserView) -> bool>,
+) -> Result<(), StoreError> {
+    if let Some(check) = check {
+        let current = view_or_missing(conn, id).await?;
+        if !check(&current) {
+            return Err(StoreError::Changed);
+        }
+    }
+    Ok(())
+}
+
+/// Applies `patch` to `id` after checking the user, the group, `check` and the membership, in
+/// that order.
 pub async fn patch_user(
     conn: &mut Conn,
     id: &str,
     patch: UserPatch,
+    check: Option<impl FnOnce(&UserView) -> bool + Send>,
 ) -> Result<UserView, StoreError> {
     conn.transaction(async |conn| {
         lock_user(conn, id).await?;
-        if let Some(Some(group)) = &patch.primary_group {
+        let group = patch.primary_group.as_ref().and_then(Option::as_deref);
+        if let Some(group) = group {
             if !group_exists(conn, group).await? {
                 return Err(StoreError::GroupNotFound);
             }
+        }
+        check_user(conn, id, check).await?;
+        if let Some(group) = group {
             if !is_member(conn, id, group).await? {
-                return Err(StoreError::NotMember(group.clone()));
+                return Err(StoreError::NotMember(group.to_owned()));
             }
         }
         let new_password = patch.password_hash.is_some();
@@ -246,13 +275,20 @@ pub async fn patch_user(
     .map_err(group_vanished)
 }
 
-/// Adds `user` to `group` (nothing changes when it is a member already).
-pub async fn add_group(conn: &mut Conn, user: &str, group: &str) -> Result<UserView, StoreError> {
+/// Adds `user` to `group` after checking the user, the group and `check` (nothing changes when
+/// it is a member already).
+pub async fn add_group(
+    conn: &mut Conn,
+    user: &str,
+    group: &str,
+    check: Option<impl FnOnce(&UserView) -> bool + Send>,
+) -> Result<UserView, StoreError> {
     conn.transaction(async |conn| {
         lock_user(conn, user).await?;
         if !group_exists(conn, group).await? {
             return Err(StoreError::GroupNotFound);
         }
+        check_user(conn, user, check).await?;
         diesel::insert_into(memberships::table)
             .values((
                 memberships::user_id.eq(user),
@@ -267,19 +303,22 @@ pub async fn add_group(conn: &mut Conn, user: &str, group: &str) -> Result<UserV
     .map_err(group_vanished)
 }
 
-/// Removes `user` from `group`, clearing its primary group if it was that one; the remaining
-/// group ids. A group the user is not in changes nothing; a group that does not exist is
-/// [`StoreError::GroupNotFound`].
+/// Removes `user` from `group` after checking the user, the group and `check`, clearing its
+/// primary group if it was that one; the remaining group ids (in the database's order, as
+/// always) and the user as it is then. A group the user is not in changes nothing; a group
+/// that does not exist is [`StoreError::GroupNotFound`].
 pub async fn remove_group(
     conn: &mut Conn,
     user: &str,
     group: &str,
-) -> Result<Vec<String>, StoreError> {
+    check: Option<impl FnOnce(&UserView) -> bool + Send>,
+) -> Result<(Vec<String>, UserView), StoreError> {
     conn.transaction(async |conn| {
         lock_user(conn, user).await?;
         if !group_exists(conn, group).await? {
             return Err(StoreError::GroupNotFound);
         }
+        check_user(conn, user, check).await?;
         diesel::update(users::table.find(user))
             .filter(users::primary_group.eq(group))
             .set(users::primary_group.eq(None::<String>))
@@ -288,19 +327,39 @@ pub async fn remove_group(
         diesel::delete(memberships::table.find((user, group)))
             .execute(conn)
             .await?;
-        Ok(memberships::table
+        let remaining = memberships::table
             .filter(memberships::user_id.eq(user))
             .order(memberships::group_id)
             .select(memberships::group_id)
             .load(conn)
-            .await?)
+            .await?;
+        Ok((remaining, view_or_missing(conn, user).await?))
     })
     .await
 }
 
-pub async fn delete_user(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
-    let n = diesel::delete(users::table.find(id)).execute(conn).await?;
-    Ok(n == 1)
+/// Deletes the user ([`StoreError::UserNotFound`] when there is none). With a `check`, under
+/// the user's row lock after asking it; without, in one statement.
+pub async fn delete_user(
+    conn: &mut Conn,
+    id: &str,
+    check: Option<impl FnOnce(&UserView) -> bool + Send>,
+) -> Result<(), StoreError> {
+    let Some(check) = check else {
+        let n = diesel::delete(users::table.find(id)).execute(conn).await?;
+        return if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::UserNotFound)
+        };
+    };
+    conn.transaction(async |conn| {
+        lock_user(conn, id).await?;
+        check_user(conn, id, Some(check)).await?;
+        diesel::delete(users::table.find(id)).execute(conn).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Creates `id` as an administrator (member and primary group `administrator`, no forced

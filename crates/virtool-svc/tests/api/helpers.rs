@@ -155,7 +155,9 @@ impl TestApp {
         let mut conn = self.state.core.db.conn().await.unwrap();
         db::insert_group(&mut conn, id).await.unwrap();
         let changes: Vec<(String, bool)> = on.iter().map(|p| ((*p).to_owned(), true)).collect();
-        db::update_group(&mut conn, id, &changes).await.unwrap();
+        db::update_group(&mut conn, id, &changes, db::unconditional())
+            .await
+            .unwrap();
     }
 
     /// A user in a fresh group holding `manage_users` only, and its token.
