@@ -210,6 +210,19 @@ pub async fn insert_user(conn: &mut Conn, new: NewUser) -> Result<User, DbError>
         .await?)
 }
 
+/// The user `id` of `org`, its row locked until the transaction ends: a write that checks
+/// `If-Match` reads the user so, and a concurrent one waits for it.
+pub async fn lock_user(conn: &mut Conn, org: &str, id: &str) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(id))
+        .filter(users::org_id.eq(org))
+        .select(User::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub async fn update_user(
     conn: &mut Conn,
     org: &str,

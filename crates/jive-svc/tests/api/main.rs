@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
 mod auth;
+mod concurrency;
 mod helpers;
 mod list;
 mod plumbing;
