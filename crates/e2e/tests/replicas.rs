@@ -1003,7 +1003,9 @@ async fn a_create_retried_on_the_other_replica_is_replayed() {
         [false, true, true],
         "the first ran, the retries were replayed"
     );
-    assert!(answers.windows(2).all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2));
+    assert!(answers
+        .windows(2)
+        .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2));
     let users = json(
         http.get(url(&format!("/agency/agency/{agency}/users")))
             .bearer_auth(&token)
@@ -1018,6 +1020,9 @@ async fn a_create_retried_on_the_other_replica_is_replayed() {
         .iter()
         .filter(|u| u["email"] == email.as_str())
         .count();
-    assert_eq!(with_email, 1, "one user, however many replicas saw the request");
+    assert_eq!(
+        with_email, 1,
+        "one user, however many replicas saw the request"
+    );
     println!("agency: a keyed create on replica 1, retried on replica 2 and via the gateway: 1 user, 2 replays");
 }
