@@ -978,14 +978,14 @@ async fn a_create_retried_on_the_other_replica_is_replayed() {
     let _serial = SERIAL.lock().await;
     require_replica_stack();
     let http = load_client();
-    let (token, agency) = login(Api::Agency, &http).await;
+    let (auth, agency) = login(Api::Agency, &http).await; // "Bearer <jwt>"
     let offset: u16 = std::fs::read_to_string(stack_dir().join("run").join("port_offset"))
         .map_or(0, |t| t.trim().parse().unwrap());
     let email = format!("{}@example.no", unique("retry-"));
     let key = unique("e2e-key-");
     let create = |base: String| {
         http.post(format!("{base}/agency/{agency}/user"))
-            .bearer_auth(&token)
+            .header("authorization", &auth)
             .header("idempotency-key", &key)
             .json(&json!({"firstname": "Retry", "email": email}))
     };
@@ -1008,7 +1008,7 @@ async fn a_create_retried_on_the_other_replica_is_replayed() {
         .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2));
     let users = json(
         http.get(url(&format!("/agency/agency/{agency}/users")))
-            .bearer_auth(&token)
+            .header("authorization", &auth)
             .send()
             .await
             .unwrap(),
