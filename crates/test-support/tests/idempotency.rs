@@ -168,8 +168,19 @@ async fn keys_are_forgotten_after_the_ttl() {
         ),
     )
     .await;
-    // the same key with another request is a new claim, not a refusal
-    claimed(begin(&db, "alice", "old", 2).await);
+    // the same key with another request is a new claim, not a refusal, and it completes
+    let renewed = claimed(begin(&db, "alice", "old", 2).await);
+    complete(
+        &db,
+        &renewed,
+        &Answer::json(StatusCode::CREATED, &json!({"new": true})),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        begin(&db, "alice", "old", 2).await.unwrap(),
+        Begun::Replay(_)
+    ));
     // and each claim prunes some of the expired rows
     let mut conn = test_db.conn("idem_test").await;
     use diesel::sql_types::BigInt;

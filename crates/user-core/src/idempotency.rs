@@ -221,34 +221,32 @@ pub async fn begin(
         return Ok(Begun::Unkeyed);
     };
     let mut conn = db.conn().await?;
-    // forget this key if it expired, and a few other expired ones (the table stays small)
-    diesel::sql_query(
-        "DELETE FROM idempotency_keys WHERE (caller, key) IN (\
-           SELECT caller, key FROM idempotency_keys \
-           WHERE created_at < now() - make_interval(secs => $1) \
-           ORDER BY created_at LIMIT 20) \
-         OR (caller = $2 AND key = $3 AND created_at < now() - make_interval(secs => $1))",
-    )
-    .bind::<BigInt, _>(ttl_seconds)
-    .bind::<Text, _>(caller)
-    .bind::<Text, _>(&keyed.key)
-    .execute(&mut conn)
-    .await
-    .map_err(DbError::from)?;
     let token = uuid::Uuid::new_v4().simple().to_string();
+    // One statement: prune up to 20 expired rows of other keys (by the created_at index; none
+    // to find costs one index probe), and claim the key: a new row, or a row whose claim died
+    // (lease over) or whose answer expired, taken over with the answer cleared.
     let claimed = diesel::sql_query(
-        "INSERT INTO idempotency_keys (caller, key, fingerprint, token, locked_until) \
+        "WITH pruned AS (\
+           DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(\
+             SELECT ctid FROM idempotency_keys \
+             WHERE created_at < now() - make_interval(secs => $6) \
+               AND NOT (caller = $1 AND key = $2) \
+             ORDER BY created_at LIMIT 20))) \
+         INSERT INTO idempotency_keys (caller, key, fingerprint, token, locked_until) \
          VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
          ON CONFLICT (caller, key) DO UPDATE \
            SET fingerprint = EXCLUDED.fingerprint, token = EXCLUDED.token, \
-               locked_until = EXCLUDED.locked_until, created_at = now() \
-           WHERE idempotency_keys.status IS NULL AND idempotency_keys.locked_until < now()",
+               locked_until = EXCLUDED.locked_until, created_at = now(), \
+               status = NULL, body = NULL, location = NULL, etag = NULL \
+           WHERE (idempotency_keys.status IS NULL AND idempotency_keys.locked_until < now()) \
+              OR idempotency_keys.created_at < now() - make_interval(secs => $6)",
     )
     .bind::<Text, _>(caller)
     .bind::<Text, _>(&keyed.key)
     .bind::<Bytea, _>(&keyed.fingerprint)
     .bind::<Text, _>(&token)
     .bind::<BigInt, _>(LEASE_SECONDS)
+    .bind::<BigInt, _>(ttl_seconds)
     .execute(&mut conn)
     .await
     .map_err(DbError::from)?;
