@@ -2,6 +2,7 @@
 //! server on a free port, and settings for tests.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: failing loudly is the point
 
+pub mod audit;
 pub mod conditional;
 pub mod hostile;
 pub mod timing;

@@ -77,6 +77,10 @@ fn default_idempotency_ttl() -> u64 {
     86_400
 }
 
+fn default_audit_retention_days() -> u32 {
+    365
+}
+
 fn default_window() -> u64 {
     900
 }
@@ -111,6 +115,8 @@ pub struct CommonConfig {
     pub trusted_proxies: Option<String>,
     #[serde(default = "default_idempotency_ttl")]
     pub idempotency_ttl_seconds: u64,
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
 }
 
 /// [`CommonConfig`] checked and resolved against the service's defaults.
@@ -132,6 +138,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long an `Idempotency-Key`'s answer is kept (`IDEMPOTENCY_TTL_SECONDS`).
     pub idempotency_ttl_seconds: i64,
+    /// How long audit events are kept, in days; 0 keeps them all (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention_days: u32,
 }
 
 impl CommonConfig {
@@ -243,6 +251,7 @@ impl CommonConfig {
             },
             trusted_proxies,
             idempotency_ttl_seconds,
+            audit_retention_days: self.audit_retention_days,
         })
     }
 }

@@ -114,6 +114,22 @@ fn establish_on_driver(url: &str) -> BoxFuture<'_, ConnectionResult<AsyncPgConne
     .boxed()
 }
 
+/// Runs `task` for the life of the process, on the runtime that drives the pool's
+/// connections ([`driver`]), or on the caller's runtime if there is none.
+pub fn spawn_background<F>(task: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    match driver() {
+        Some(runtime) => {
+            runtime.spawn(task);
+        }
+        None => {
+            tokio::spawn(task);
+        }
+    }
+}
+
 thread_local! {
     /// On an HTTP worker thread ([`serve_on_this_thread`]): how many workers share the pool.
     static WORKERS: Cell<usize> = const { Cell::new(0) };
@@ -257,6 +273,14 @@ impl Db {
             });
             pool
         })
+    }
+
+    /// A connection of its own, outside the pools (for `LISTEN`: it stays open, waiting), its
+    /// socket driven by the runtime it is made on.
+    pub async fn dedicated(&self) -> Result<AsyncPgConnection, DbError> {
+        AsyncPgConnection::establish(self.url.expose())
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// The process's pool and the workers' pools together.

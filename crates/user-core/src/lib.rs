@@ -5,6 +5,7 @@
 //! every service needs, parameterised by the service's own error shape ([`http::ErrorShape`]).
 //! No module knows a service's tables or wire format.
 
+pub mod audit;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,7 @@ pub struct Metrics {
     pool_idle: IntGauge,
     pool_waiting: IntGauge,
     bcrypt_in_flight: IntGauge,
+    events: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -39,6 +40,14 @@ impl Metrics {
             &["method", "route"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let events = IntCounterVec::new(
+            Opts::new(
+                "audit_events_total",
+                "Audit events committed, by action (counted by the replica that numbered them)",
+            ),
+            &["action"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         let gauge = |name: &str, help: &str| {
             IntGauge::new(name, help).unwrap_or_else(|e| unreachable!("static metric: {e}"))
         };
@@ -50,9 +59,11 @@ impl Metrics {
             bcrypt_in_flight: gauge("bcrypt_jobs_in_flight", "bcrypt jobs running or queued"),
             registry,
             requests,
+            events,
             latency,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
+            Box::new(m.events.clone()),
             Box::new(m.requests.clone()),
             Box::new(m.latency.clone()),
             Box::new(m.pool_max.clone()),
@@ -74,6 +85,13 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+
+    /// `n` audit events of `action` committed (and numbered by this replica).
+    pub fn events_written(&self, action: &str, n: i64) {
+        self.events
+            .with_label_values(&[action])
+            .inc_by(u64::try_from(n).unwrap_or(0));
     }
 
     /// The text exposition, with the gauges read now.
@@ -115,6 +133,20 @@ mod tests {
         );
         assert!(text.contains("db_pool_max_connections 16"));
         assert!(text.contains("bcrypt_jobs_in_flight 3"));
+        m.events_written("user.updated", 2);
+        let text = m.render(
+            crate::db::PoolStatus {
+                max_size: 1,
+                size: 0,
+                available: 0,
+                waiting: 0,
+            },
+            0,
+        );
+        assert!(
+            text.contains(r#"audit_events_total{action="user.updated"} 2"#),
+            "{text}"
+        );
         assert!(text.contains("http_request_duration_seconds_bucket"));
     }
 }

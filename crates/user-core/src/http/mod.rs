@@ -406,6 +406,8 @@ pub struct Core {
     pub hasher: PasswordHasher,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Arc<Metrics>,
+    /// The audit trail's hub and feed of this replica.
+    pub audit: crate::audit::Audit,
     openapi: Arc<serde_json::Value>,
 }
 
@@ -414,12 +416,19 @@ impl Core {
     pub fn new(settings: Settings, db: Db, openapi: serde_json::Value) -> Self {
         let hasher = settings.hasher();
         let throttle = Arc::new(LoginThrottle::new(settings.throttle));
+        let metrics = Arc::new(Metrics::new());
+        let audit = crate::audit::Audit::new(
+            db.clone(),
+            Arc::clone(&metrics),
+            settings.audit_retention_days,
+        );
         Self {
             settings: Arc::new(settings),
             db,
             hasher,
             throttle,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
+            audit,
             openapi: Arc::new(openapi),
         }
     }

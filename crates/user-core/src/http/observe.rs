@@ -1,6 +1,7 @@
 //! One middleware for what every request gets: a request id (taken from `X-Request-Id` or made),
 //! echoed on the response and carried by every log line of the request; a completion log line;
-//! and the request metrics by route template.
+//! the request metrics by route template; and, after a request that may have written, a kick
+//! for the audit hub (`crate::audit`).
 
 use super::Core;
 use actix_web::body::MessageBody;
@@ -37,6 +38,10 @@ fn new_request_id() -> String {
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
         .to_string()
+}
+
+fn method_is_safe(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
 }
 
 fn acceptable(id: &str) -> bool {
@@ -77,6 +82,10 @@ pub async fn observe(
         res.headers_mut().insert(REQUEST_ID, value);
     }
     if let Some(core) = core {
+        // A request that may have written an audit event, now committed: the hub numbers it.
+        if !method_is_safe(&method) {
+            core.audit.kick();
+        }
         core.metrics
             .observe(&method, &route, status, elapsed.as_secs_f64());
     }

@@ -1,0 +1,2 @@
+DROP TABLE audit_events;
+DROP SEQUENCE audit_event_ids;
