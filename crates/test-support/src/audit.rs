@@ -194,3 +194,33 @@ where
         "the held feed answered {latency:?} after the change"
     );
 }
+
+/// SQL (run in the service's schema) that makes every transaction writing an audit event fail
+/// at its commit: a deferred constraint trigger on `audit_events`. For the rollback tests: after
+/// a write answered with an error, neither the change nor its event may be there.
+pub const FAIL_AT_COMMIT: &str = "\
+    CREATE FUNCTION audit_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+    BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$; \
+    CREATE CONSTRAINT TRIGGER audit_refuse_commit AFTER INSERT ON audit_events \
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_refuse_commit();";
+
+/// Undoes [`FAIL_AT_COMMIT`].
+pub const ALLOW_COMMITS: &str = "\
+    DROP TRIGGER audit_refuse_commit ON audit_events; DROP FUNCTION audit_refuse_commit();";
+
+/// The texts that must never appear in an event or a feed answer, found in `body`: bcrypt
+/// hashes (`$2a$`, `$2b$`, `$2y$`) and any of `secrets` (the passwords, access keys and
+/// client secrets the test used).
+pub fn leaked<'a>(body: &str, secrets: &[&'a str]) -> Vec<&'a str> {
+    let mut found: Vec<&str> = secrets
+        .iter()
+        .copied()
+        .filter(|s| !s.is_empty() && body.contains(s))
+        .collect();
+    for prefix in ["$2a$", "$2b$", "$2y$"] {
+        if body.contains(prefix) {
+            found.push(prefix);
+        }
+    }
+    found
+}
