@@ -21,6 +21,9 @@ What may appear where (anything else is a hit):
     contract names (agency `access_token`, partner `data.access_token`, virtool `token`);
   - a jive access key: only as the `access_key` field of a jive user JSON;
   - a virtool reset code: only in the `reset_code` field of the login answer that issued it.
+  The audit trail is scanned too: the four feeds are read to the end at the end of the pass (as
+  responses), and scripts/scan-secrets adds each service's `admin events` output and a dump of
+  its `audit_events` table to the files scanned (as logs).
   Never, anywhere (bodies, headers, log lines): a bcrypt hash ($2a$/$2b$/$2y$), a password
   (bootstrap or set by the pass), the agency client secret, a JWT signing secret (JWT_SECRET of
   each env file), and in the logs additionally no JWT-shaped string at all, no access key and
@@ -270,6 +273,29 @@ def drive(env_dir, out, bases):
         rec.call("virtool", "GET", f"{v}/api/users", headers={"authorization": bad})
     rec.call("virtool", "DELETE", f"{v}/api/users/scan-user", headers=vauth)
 
+    # ------------------------------------------------------------------ the audit feeds
+    # Every event the pass above wrote, as each feed answers it (all pages): no password, hash,
+    # client secret, access key, reset code or token may be in one.
+    feeds = (("agency", f"{a}/events", auth), ("jive", f"{j}/api/events", admin),
+             ("partner", f"{p}/api/internal/v1/partners/1/events", pauth),
+             ("virtool", f"{v}/api/events", vauth))
+    events = 0
+    for service, url, headers in feeds:
+        after = 0
+        while True:
+            status, body, _ = rec.call(service, "GET", f"{url}?after={after}&limit=1000", headers=headers)
+            page = (body or {}).get("events") if status == 200 and isinstance(body, dict) else None
+            if page is None:
+                print(f"scan: the {service} feed answered {status}", file=sys.stderr)
+                return 1
+            events += len(page)
+            if not page:
+                break
+            after = body["next_after"]
+    if events == 0:
+        print("scan: the feeds hold no event", file=sys.stderr)
+        return 1
+
     # ------------------------------------------------------------------ plumbing, every service
     for service, base in bases.items():
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/nowhere"):
@@ -285,7 +311,7 @@ def drive(env_dir, out, bases):
     if missing:
         print(f"scan: the pass did not get {', '.join(missing)}", file=sys.stderr)
         return 1
-    print(f"scan: {rec.count} requests driven")
+    print(f"scan: {rec.count} requests driven, {events} audit events read from the feeds")
     return 0
 
 
