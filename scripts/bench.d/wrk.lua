@@ -7,7 +7,8 @@
 --   BENCH_HEADER  one more header, "Name: value" (If-Match, If-None-Match)
 --   BENCH_UNIQUE  a prefix: each request gets "{n}" in its body replaced by PREFIX-THREAD-N,
 --                 unique in the run (creates); with BENCH_IDEMPOTENCY=1 also an
---                 Idempotency-Key of that value
+--                 Idempotency-Key of that value; "{b}" becomes true and false in turn (a
+--                 boolean field that changes at every request of a connection)
 -- At the end it prints one machine-readable line:
 --   BENCH rps=<req/s> p50=<ms> p99=<ms> mean=<ms> requests=<n> errors=<n>
 -- where errors counts non-2xx/3xx answers, connect/read/write errors and timeouts.
@@ -50,7 +51,8 @@ if unique ~= "" then
         if keyed then
             headers["Idempotency-Key"] = id
         end
-        return wrk.format(nil, nil, headers, (body:gsub("{n}", id)))
+        local flag = (n % 2 == 0) and "true" or "false"
+        return wrk.format(nil, nil, headers, (body:gsub("{n}", id):gsub("{b}", flag)))
     end
 end
 
