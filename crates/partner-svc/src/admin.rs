@@ -1,10 +1,14 @@
 //! `partner-svc admin …`: the operators' commands.
 
 use crate::db;
+use crate::wire::PartnerJson;
 use anyhow::{anyhow, bail};
-use user_core::db::Db;
+use diesel_async::AsyncConnection;
+use user_core::audit::{self, Changes, Context, Target};
+use user_core::db::{Db, DbError};
 
-const USAGE: &str = "usage: partner-svc admin partner-create <name>";
+const USAGE: &str =
+    "usage: partner-svc admin partner-create <name> | partner-svc admin events [--after N] [--follow]";
 
 /// Runs one admin command and prints its result on stdout.
 pub async fn run(database: &Db, args: &[String]) -> anyhow::Result<()> {
@@ -15,22 +19,51 @@ pub async fn run(database: &Db, args: &[String]) -> anyhow::Result<()> {
             println!("{id}");
             Ok(())
         }
+        ["events", rest @ ..] => audit::cli(database, rest).await,
         _ => bail!(USAGE),
     }
 }
 
-/// A new partner named `name` (trimmed, not empty, not taken); its id.
+/// A new partner named `name` (trimmed, not empty, not taken); its id. Records
+/// `partner.created` (an operator's, in the new partner) in the same transaction.
 pub async fn create_partner(database: &Db, name: &str) -> anyhow::Result<i64> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         bail!("a partner name is 1 to 255 characters");
     }
     let mut conn = database.conn().await?;
-    db::create_partner(&mut conn, name).await.map_err(|e| {
+    conn.transaction::<_, DbError, _>(async |conn| {
+        let id = db::create_partner(conn, name).await?;
+        record_partner_created(conn, id, name).await?;
+        Ok(id)
+    })
+    .await
+    .map_err(|e| {
         if e.is_unique_violation() {
             anyhow!("a partner named {name:?} exists already")
         } else {
             e.into()
         }
     })
+}
+
+/// `partner.created` for the partner `id` named `name`, by the operator (the admin command or
+/// bootstrap), in the new partner: call it in the transaction that created it.
+pub async fn record_partner_created(
+    conn: &mut user_core::db::Conn,
+    id: i64,
+    name: &str,
+) -> Result<(), DbError> {
+    let repr = PartnerJson {
+        id,
+        name: name.to_owned(),
+    };
+    audit::record(
+        conn,
+        &Context::operator().in_tenant(id),
+        "partner.created",
+        &Target::new("partner", id),
+        Changes::created(&repr),
+    )
+    .await
 }

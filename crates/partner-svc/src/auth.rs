@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TokenClaims {}
 
+/// An id from the path; anything but a positive integer cannot exist.
+pub fn path_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
 /// An authenticated user.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -37,6 +42,44 @@ impl Caller {
             &self.principal.partners,
             partner,
         )
+    }
+
+    /// The partner of the path (`raw_partner`), once the caller may act there with
+    /// `permission`: 403 without the permission or access (whether or not the partner
+    /// exists); 404 only for a `partners.all` caller and a partner that does not exist.
+    pub async fn enter(
+        &self,
+        state: &AppState,
+        raw_partner: &str,
+        permission: Permission,
+    ) -> Result<i64, ApiError> {
+        let partner = self.access(raw_partner, permission)?;
+        if !self.all_partners() {
+            return Ok(partner);
+        }
+        let mut conn = state.core.db.conn().await?;
+        if db::partner_exists(&mut conn, partner).await? {
+            Ok(partner)
+        } else {
+            Err(ApiError::NOT_FOUND)
+        }
+    }
+
+    /// [`Caller::enter`] without the existence check: for calls that look up a member of the
+    /// partner, whose "not a member" answer (404) is the same as "no such partner" — the
+    /// membership query answers both, which saves a round trip per request.
+    pub fn access(&self, raw_partner: &str, permission: Permission) -> Result<i64, ApiError> {
+        if !self.has(permission) {
+            return Err(ApiError::UNAUTHORIZED);
+        }
+        let partner = path_id(raw_partner);
+        if !self.all_partners() {
+            return match partner {
+                Some(p) if self.can_access(p) => Ok(p),
+                _ => Err(ApiError::UNAUTHORIZED),
+            };
+        }
+        partner.ok_or(ApiError::NOT_FOUND)
     }
 
     /// 403 unless the caller holds `permission` and has access to `partner`.

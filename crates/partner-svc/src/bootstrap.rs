@@ -1,10 +1,15 @@
 //! First partners and the super admin from `BOOTSTRAP_*`, applied idempotently at start.
 
+use crate::admin;
 use crate::config::{Config, INFO};
 use crate::db::{self, NewUser};
 use crate::permissions::{names, Permission};
 use crate::state::AppState;
+use crate::wire::AuditedUser;
 use anyhow::{bail, Context};
+use diesel_async::AsyncConnection;
+use user_core::audit::{self, Changes, Context as AuditContext, Target};
+use user_core::db::DbError;
 use user_core::values::{Email, Password, DEFAULT_MIN_PASSWORD_CHARS};
 
 pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
@@ -18,7 +23,13 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
         .filter(|n| !n.is_empty())
         .collect();
     for name in &partners {
-        db::ensure_partner(&mut conn, name).await?;
+        conn.transaction::<_, DbError, _>(async |conn| {
+            if let Some(id) = db::create_partner_if_missing(conn, name).await? {
+                admin::record_partner_created(conn, id, name).await?;
+            }
+            Ok(())
+        })
+        .await?;
     }
     match (
         &config.bootstrap_admin_email,
@@ -37,14 +48,33 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
             {
                 let hash = state.core.hasher.hash(&password).await?;
                 let all = Permission::ALL.into_iter().collect();
+                let permissions = names(&all);
                 let new = NewUser {
                     first_name: "Super".to_owned(),
                     last_name: "Admin".to_owned(),
                     email: email.as_str().to_owned(),
                     password_hash: hash,
-                    permissions: names(&all),
+                    permissions: permissions.clone(),
                 };
-                if db::insert_unattached(&mut conn, new).await?.is_some() {
+                // The admin belongs to no partner: its user.created has no tenant.
+                let created = conn
+                    .transaction::<_, DbError, _>(async |conn| {
+                        let Some(user) = db::insert_unattached(conn, new).await? else {
+                            return Ok(false);
+                        };
+                        let repr = AuditedUser::new(&user, &permissions);
+                        audit::record(
+                            conn,
+                            &AuditContext::operator(),
+                            "user.created",
+                            &Target::user(user.id),
+                            Changes::created(&repr),
+                        )
+                        .await?;
+                        Ok(true)
+                    })
+                    .await?;
+                if created {
                     tracing::info!(service = INFO.name, "bootstrap admin created");
                 }
             }

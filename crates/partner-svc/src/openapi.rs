@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{auth, users};
+use crate::routes::{auth, events, users};
 use crate::wire;
 use user_core::openapi::BearerAuth;
 use utoipa::OpenApi;
@@ -16,6 +16,7 @@ use utoipa::OpenApi;
         users::update,
         users::delete,
         users::partners,
+        events::feed,
     ),
     components(schemas(
         wire::UserJson,
@@ -30,6 +31,10 @@ use utoipa::OpenApi;
         wire::LoginBody,
         wire::TokenJson,
         wire::TokenData,
+        user_core::audit::FeedPage,
+        user_core::audit::Event,
+        user_core::audit::Actor,
+        user_core::audit::Target,
         user_core::laravel::MessageJson,
         user_core::laravel::ValidationJson,
     )),

@@ -171,6 +171,11 @@ async fn a_manager_of_another_partner_gets_403_or_404_everywhere_and_changes_not
             (Method::PUT, user_path(a, v), Some(&update)),
             (Method::DELETE, user_path(a, v), None),
             (Method::GET, format!("{}/partners", user_path(a, v)), None),
+            (
+                Method::GET,
+                format!("/api/internal/v1/partners/{a}/events"),
+                None,
+            ),
         ];
         for (method, path, body) in alpha_calls {
             let res = app.send(method.clone(), &intruder, &path, body).await;

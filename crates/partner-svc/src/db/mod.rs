@@ -426,24 +426,31 @@ pub async fn create_partner(conn: &mut Conn, name: &str) -> Result<i64, DbError>
         .await?)
 }
 
-/// Inserts a user that belongs to no partner (the bootstrap admin); `None` if the email exists.
-pub async fn insert_unattached(conn: &mut Conn, new: NewUser) -> Result<Option<i64>, DbError> {
-    match diesel::insert_into(users::table)
-        .values(new)
-        .returning(users::id)
+/// Creates the partner `name` unless one exists: its id when it was created now (bootstrap,
+/// which records `partner.created` only then).
+pub async fn create_partner_if_missing(
+    conn: &mut Conn,
+    name: &str,
+) -> Result<Option<i64>, DbError> {
+    Ok(diesel::insert_into(partners::table)
+        .values(partners::name.eq(name))
+        .on_conflict_do_nothing()
+        .returning(partners::id)
         .get_result(conn)
         .await
-    {
-        Ok(id) => Ok(Some(id)),
-        Err(e) => {
-            let e = DbError::from(e);
-            if e.is_unique_violation() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
-    }
+        .optional()?)
+}
+
+/// Inserts a user that belongs to no partner (the bootstrap admin); `None` if the email exists
+/// (no error: the caller's transaction stays usable).
+pub async fn insert_unattached(conn: &mut Conn, new: NewUser) -> Result<Option<User>, DbError> {
+    Ok(diesel::insert_into(users::table)
+        .values(new)
+        .on_conflict_do_nothing()
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
 }
 
 #[cfg(test)]

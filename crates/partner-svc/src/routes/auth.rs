@@ -7,8 +7,18 @@ use crate::state::AppState;
 use crate::wire::{LoginBody, LoginInput, TokenData, TokenJson};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
+use user_core::audit::{Actor, Context, Target};
 use user_core::http::Problem;
 use user_core::laravel::{MessageJson, ValidationJson};
+
+/// The actor of a sign-in that has no user yet (failed, throttled): a user, id null; the
+/// account as typed is the event's target.
+fn anonymous() -> Actor {
+    Actor {
+        kind: "user".to_owned(),
+        id: None,
+    }
+}
 
 /// Logs a user in (failed attempts are throttled per account and address).
 #[utoipa::path(post, path = "/api/internal/v1/auth/login", tag = "auth",
@@ -32,7 +42,15 @@ pub async fn login(
     let core = &state.core;
     let account = input.email.to_lowercase();
     let address = core.client_ip(&req);
+    // Sign-in events belong to no partner (tenant null): see docs/partner.md.
+    let anonymous = Context::of(&req, core, anonymous());
+    let typed = Target::user(&input.email);
     if let Err(wait) = core.throttle.check(&account, address) {
+        // Recorded at most once per account and address per window; a failure to record
+        // does not turn the refusal into a 503.
+        if let Err(e) = core.audit.login_throttled(&anonymous, &typed).await {
+            tracing::warn!(error = %e, "login.throttled not recorded");
+        }
         return Err(Problem::TooManyRequests {
             retry_after: wait.0,
         }
@@ -59,6 +77,10 @@ pub async fn login(
                     tracing::error!(error = %e, "token signing failed");
                     ApiError::INTERNAL
                 })?;
+            let context = Context::of(&req, core, Actor::user(user.id));
+            core.audit
+                .login(&context, "login.succeeded", &Target::user(user.id))
+                .await?;
             tracing::info!(user = user.id, "login succeeded");
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
@@ -72,6 +94,7 @@ pub async fn login(
         }
         _ => {
             core.throttle.record_failure(&account, address);
+            core.audit.login(&anonymous, "login.failed", &typed).await?;
             tracing::info!("login failed");
             Err(ApiError::InvalidCredentials)
         }

@@ -1,6 +1,7 @@
 //! The API's routes, one file per resource.
 
 pub mod auth;
+pub mod events;
 pub mod users;
 
 use crate::error::Shape;
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Resource<Shape>> {
             .delete(users::delete),
         resource("/api/internal/v1/partners/{partner_id}/users/{user_id}/partners")
             .get(users::partners),
+        resource("/api/internal/v1/partners/{partner_id}/events").get(events::feed),
     ]
 }
 

@@ -1,69 +1,27 @@
 //! The user calls of a partner.
 
-use crate::auth::Caller;
+use crate::auth::{path_id, Caller};
 use crate::db::{self, Detached, NewUser, UserChanges};
 use crate::error::{ApiError, DELETE_SELF};
 use crate::page::PageQuery;
 use crate::permissions::{from_names, names, Permission, Permissions};
 use crate::state::AppState;
 use crate::wire::{
-    CreateBody, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput, UserData,
-    UserJson, UserPage,
+    AuditedUser, CreateBody, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput,
+    UserData, UserJson, UserPage,
 };
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use user_core::audit::{self, Actor, Changes, Context, Target};
 use user_core::db::DbError;
 use user_core::http::conditional::{tagged, ETag, Precondition};
 use user_core::http::{Failure, Problem};
 use user_core::idempotency::{self, Answer};
 use user_core::laravel::{MessageJson, ValidationJson};
 use user_core::openapi::{IdempotencyKey, IfMatch, IfNoneMatch};
-
-/// An id from the path; anything but a positive integer cannot exist.
-fn id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
-/// The partner of the path, once the caller may act there with `permission`: 403 without the
-/// permission or access (whether or not the partner exists); 404 only for a `partners.all`
-/// caller and a partner that does not exist.
-async fn enter(
-    state: &AppState,
-    caller: &Caller,
-    raw_partner: &str,
-    permission: Permission,
-) -> Result<i64, ApiError> {
-    let partner = access(caller, raw_partner, permission)?;
-    if !caller.all_partners() {
-        return Ok(partner);
-    }
-    let mut conn = state.core.db.conn().await?;
-    if db::partner_exists(&mut conn, partner).await? {
-        Ok(partner)
-    } else {
-        Err(ApiError::NOT_FOUND)
-    }
-}
-
-/// [`enter`] without the existence check: for calls that look up a member of the partner,
-/// whose "not a member" answer (404) is the same as "no such partner" — the membership
-/// query answers both, which saves a round trip per request.
-fn access(caller: &Caller, raw_partner: &str, permission: Permission) -> Result<i64, ApiError> {
-    if !caller.has(permission) {
-        return Err(ApiError::UNAUTHORIZED);
-    }
-    let partner = id(raw_partner);
-    if !caller.all_partners() {
-        return match partner {
-            Some(p) if caller.can_access(p) => Ok(p),
-            _ => Err(ApiError::UNAUTHORIZED),
-        };
-    }
-    partner.ok_or(ApiError::NOT_FOUND)
-}
 
 /// The identity of user `id` in its ETags. A user is one resource whichever partner it is seen
 /// through, so its tag is the same in all of them.
@@ -112,6 +70,40 @@ fn is_unique_violation(e: &ApiError) -> bool {
     matches!(e, ApiError::Failure(Failure::Db(e)) if e.is_unique_violation())
 }
 
+/// Who changes what through `partner` in this request, for its audit events.
+fn audit_context(req: &HttpRequest, state: &AppState, caller: &Caller, partner: i64) -> Context {
+    Context::of(req, &state.core, Actor::user(caller.user_id)).in_tenant(partner)
+}
+
+/// The events of an update of user `id` from `before` to `after`, in the update's transaction:
+/// `user.password_changed` when a password was set; `user.updated` with the fields that
+/// changed (and the password, when it was set too) when any did. Nothing for an update that
+/// changed nothing.
+async fn record_update(
+    conn: &mut user_core::db::Conn,
+    context: &Context,
+    id: i64,
+    before: &AuditedUser,
+    after: &AuditedUser,
+    password_set: bool,
+) -> Result<(), DbError> {
+    let target = Target::user(id);
+    let fields = Changes::updated(before, after);
+    if !fields.is_empty() {
+        let changes = if password_set {
+            fields.password_changed()
+        } else {
+            fields
+        };
+        audit::record(conn, context, "user.updated", &target, changes).await?;
+    }
+    if password_set {
+        let changes = Changes::new().password_changed();
+        audit::record(conn, context, "user.password_changed", &target, changes).await?;
+    }
+    Ok(())
+}
+
 /// The users of a partner, a Laravel page at a time, optionally searched.
 #[utoipa::path(get, path = "/api/internal/v1/partners/{partner_id}/users", tag = "users",
     security(("bearer" = [])),
@@ -137,7 +129,7 @@ pub async fn list(
     path: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let partner = enter(&state, &caller, &path, Permission::UsersRead).await?;
+    let partner = caller.enter(&state, &path, Permission::UsersRead).await?;
     let query = PageQuery::parse(&query).map_err(ApiError::Invalid)?;
     let (rows, total) = {
         let mut conn = state.core.db.conn().await?;
@@ -184,7 +176,8 @@ pub async fn create(
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let partner = enter(&state, &caller, &path, Permission::UsersCreate).await?;
+    let partner = caller.enter(&state, &path, Permission::UsersCreate).await?;
+    let context = audit_context(&req, &state, &caller, partner);
     let keyed = idempotency::key_of(&req).map_err(Problem::from)?;
     let ttl = state.core.settings.idempotency_ttl_seconds;
     idempotency::run(
@@ -211,6 +204,16 @@ pub async fn create(
                             if !db::attach(conn, partner, id).await? {
                                 return Err(ApiError::taken("email"));
                             }
+                            let changes =
+                                Changes::new().with("partner", None, Some(partner.into()));
+                            audit::record(
+                                conn,
+                                &context,
+                                "user.attached",
+                                &Target::user(id),
+                                changes,
+                            )
+                            .await?;
                             let answer = created(StatusCode::OK, user);
                             idempotency::complete(ticket, conn, &answer).await?;
                             Ok(answer)
@@ -228,18 +231,28 @@ pub async fn create(
                         h
                     }
                 };
+                let permissions = names(&input.permissions);
                 let new = NewUser {
                     first_name: input.first_name.clone(),
                     last_name: input.last_name.clone(),
                     email: input.email.as_str().to_owned(),
                     password_hash,
-                    permissions: names(&input.permissions),
+                    permissions: permissions.clone(),
                 };
                 let mut conn = state.core.db.conn().await?;
                 let inserted = conn
                     .transaction::<_, ApiError, _>(async |conn| {
                         let user = db::add_member(conn, partner, new).await?;
                         let id = user.id;
+                        let repr = AuditedUser::new(&user, &permissions);
+                        audit::record(
+                            conn,
+                            &context,
+                            "user.created",
+                            &Target::user(id),
+                            Changes::created(&repr),
+                        )
+                        .await?;
                         let answer = created(StatusCode::CREATED, user);
                         idempotency::complete(ticket, conn, &answer).await?;
                         Ok((id, answer))
@@ -268,7 +281,7 @@ async fn find_member(
     raw_user: &str,
     precondition: &Precondition,
 ) -> Result<db::User, ApiError> {
-    let user = id(raw_user).ok_or(ApiError::NOT_FOUND)?;
+    let user = path_id(raw_user).ok_or(ApiError::NOT_FOUND)?;
     let mut conn = state.core.db.conn().await?;
     db::member(&mut conn, partner, user)
         .await?
@@ -296,7 +309,7 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
-    let partner = access(&caller, &raw_partner, Permission::UsersRead)?;
+    let partner = caller.access(&raw_partner, Permission::UsersRead)?;
     let user = find_member(&state, partner, &raw_user, &Precondition::none()).await?;
     Ok(tagged(
         &req,
@@ -334,7 +347,9 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
     let precondition = Precondition::of(&req);
-    let partner = enter(&state, &caller, &raw_partner, Permission::UsersUpdate).await?;
+    let partner = caller
+        .enter(&state, &raw_partner, Permission::UsersUpdate)
+        .await?;
     let user = find_member(&state, partner, &raw_user, &precondition).await?;
     let current: Permissions = {
         let mut conn = state.core.db.conn().await?;
@@ -376,18 +391,29 @@ pub async fn update(
         updated_at: Some(chrono::Utc::now()),
     };
     let id = user.id;
+    let context = audit_context(&req, &state, &caller, partner);
+    let password_set = changes.password_hash.is_some();
+    let new_permissions = changes.permissions.clone();
     let mut conn = state.core.db.conn().await?;
     let updated = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            // still a member, as it is now: the tag If-Match is compared with
+            // still a member, as it is now: the tag If-Match is compared with, and the "before"
+            // of the audit event
             let current = db::lock_member(conn, partner, id)
                 .await?
                 .ok_or_else(|| precondition.gone(&identity(id), ApiError::NOT_FOUND))?;
             precondition.check(&etag(&current.user))?;
-            db::update_user(conn, id, changes)
+            let updated = db::update_user(conn, id, changes)
                 .await
                 .map_err(or_email_taken)?
-                .ok_or(ApiError::NOT_FOUND)
+                .ok_or(ApiError::NOT_FOUND)?;
+            let before = AuditedUser::new(&current.user, &current.permissions);
+            let after = AuditedUser::new(
+                &updated,
+                new_permissions.as_deref().unwrap_or(&current.permissions),
+            );
+            record_update(conn, &context, id, &before, &after, password_set).await?;
+            Ok(updated)
         })
         .await?;
     state.forget(id);
@@ -417,11 +443,14 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
     let precondition = Precondition::of(&req);
-    let partner = enter(&state, &caller, &raw_partner, Permission::UsersDelete).await?;
-    let user = id(&raw_user).ok_or(ApiError::NOT_FOUND)?;
+    let partner = caller
+        .enter(&state, &raw_partner, Permission::UsersDelete)
+        .await?;
+    let user = path_id(&raw_user).ok_or(ApiError::NOT_FOUND)?;
     if user == caller.user_id {
         return Err(ApiError::Forbidden(DELETE_SELF));
     }
+    let context = audit_context(&req, &state, &caller, partner);
     let mut conn = state.core.db.conn().await?;
     // The user row is locked first, so a concurrent attach cannot be lost, and the tag
     // If-Match is compared with is the user's as it is now.
@@ -432,10 +461,20 @@ pub async fn delete(
                 .ok_or_else(|| precondition.gone(&identity(user), ApiError::NOT_FOUND))?;
             let tag = etag(&current.user);
             precondition.check(&tag)?;
-            match db::remove_member(conn, partner, &current).await? {
-                Detached::NotMember => Err(ApiError::NOT_FOUND),
-                outcome => Ok((outcome, tag)),
-            }
+            let outcome = db::remove_member(conn, partner, &current).await?;
+            let (action, changes) = match outcome {
+                Detached::NotMember => return Err(ApiError::NOT_FOUND),
+                Detached::Removed => (
+                    "user.detached",
+                    Changes::new().with("partner", Some(partner.into()), None),
+                ),
+                Detached::Deleted => (
+                    "user.deleted",
+                    Changes::deleted(&AuditedUser::new(&current.user, &current.permissions)),
+                ),
+            };
+            audit::record(conn, &context, action, &Target::user(user), changes).await?;
+            Ok((outcome, tag))
         })
         .await?;
     state.forget(user);
@@ -461,7 +500,9 @@ pub async fn partners(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_partner, raw_user) = path.into_inner();
-    let partner = enter(&state, &caller, &raw_partner, Permission::UsersRead).await?;
+    let partner = caller
+        .enter(&state, &raw_partner, Permission::UsersRead)
+        .await?;
     let user = find_member(&state, partner, &raw_user, &Precondition::none()).await?;
     let only = (!caller.all_partners()).then(|| {
         caller
