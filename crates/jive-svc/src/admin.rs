@@ -1,13 +1,17 @@
-//! `jive-svc admin …`: the operators' commands.
+//! `jive-svc admin …`: the operators' commands. Their changes are recorded in the audit trail
+//! as the operator's (`Context::operator()`), in the org they concern.
 
+use crate::wire::{OrgJson, UserJson};
 use crate::{db, ids};
 use anyhow::{anyhow, bail};
+use diesel_async::AsyncConnection;
 use serde_json::{json, Value};
-use user_core::db::Db;
+use user_core::audit::{self, Changes, Context, Target};
+use user_core::db::{Db, DbError};
 use user_core::password::PasswordHasher;
 use user_core::values::{Email, Password};
 
-const USAGE: &str = "usage: jive-svc admin org-create <name> | user-create <org-id> <email> [--admin|--write|--read]";
+const USAGE: &str = "usage: jive-svc admin org-create <name> | user-create <org-id> <email> [--admin|--write|--read] | events [--after N] [--follow]";
 
 /// The permissions a `user-create` flag grants (none: `{}`, the user can call nothing).
 fn permissions(flag: Option<&str>) -> anyhow::Result<Value> {
@@ -20,9 +24,13 @@ fn permissions(flag: Option<&str>) -> anyhow::Result<Value> {
     })
 }
 
-/// Runs one admin command and prints its result on stdout.
+/// Runs one admin command and prints its result on stdout (`events`: the audit trail as
+/// NDJSON, [`user_core::audit::cli`]).
 pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let ["events", rest @ ..] = args.as_slice() {
+        return audit::cli(database, rest).await;
+    }
     let mut conn = database.conn().await?;
     match args.as_slice() {
         ["org-create", name] => {
@@ -31,7 +39,13 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
                 bail!("the org name must not be empty");
             }
             let id = ids::object_id();
-            db::create_org(&mut conn, &id, name).await?;
+            let ctx = Context::operator().in_tenant(&id);
+            conn.transaction::<_, DbError, _>(async |conn| {
+                db::create_org(conn, &id, name).await?;
+                let created = Changes::created(&OrgJson { id: &id, name });
+                audit::record(conn, &ctx, "org.created", &Target::new("org", &id), created).await
+            })
+            .await?;
             println!("{id}");
         }
         ["user-create", org, email, rest @ ..] if rest.len() <= 1 => {
@@ -53,16 +67,31 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
                 access_key: access_key.clone(),
                 user_permissions,
             };
-            let user = db::insert_user(&mut conn, new).await.map_err(|e| {
-                if e.is_unique_violation() {
-                    anyhow!("org {org} has a user with that email already")
-                } else {
-                    e.into()
-                }
-            })?;
+            let ctx = Context::operator().in_tenant(org);
+            let user = conn
+                .transaction::<_, DbError, _>(async |conn| {
+                    let user = db::insert_user(conn, new).await?;
+                    let created = Changes::created(&UserJson::audited(user.clone()));
+                    audit::record(conn, &ctx, "user.created", &Target::user(&user.id), created)
+                        .await?;
+                    Ok(user)
+                })
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        anyhow!("org {org} has a user with that email already")
+                    } else {
+                        e.into()
+                    }
+                })?;
             println!("{} {access_key}", user.id);
         }
         _ => bail!(USAGE),
+    }
+    // Number the new event now, so that followers see it at once (a running service's hub
+    // would within a second).
+    if let Err(e) = audit::sequence(&mut conn).await {
+        tracing::warn!(error = %e, "audit: the event is numbered by the service later");
     }
     Ok(())
 }

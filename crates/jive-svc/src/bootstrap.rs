@@ -2,9 +2,13 @@
 
 use crate::config::Config;
 use crate::state::AppState;
+use crate::wire::{OrgJson, UserJson};
 use crate::{db, ids};
 use anyhow::bail;
+use diesel_async::AsyncConnection;
 use serde_json::json;
+use user_core::audit::{self, Changes, Context, Target};
+use user_core::db::DbError;
 use user_core::values::{Email, Password};
 
 /// The name given to the bootstrap org when it is created.
@@ -58,13 +62,33 @@ pub fn check(config: &Config) -> anyhow::Result<Option<Plan>> {
 
 /// Creates the org if missing and, if no user has the key, an admin of the org with that key.
 /// An existing user with the key is left as it is; if the email is taken in the org by a user
-/// with another key, nothing is created and a warning is logged.
+/// with another key, nothing is created and a warning is logged. What it creates is recorded
+/// in the audit trail as the operator's (`org.created`, `user.created`).
 pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
     let Some(plan) = check(config)? else {
         return Ok(());
     };
+    let recorded = create(state, plan).await;
+    // number what was recorded now (the hub would within a second)
+    state.core.audit.kick();
+    recorded
+}
+
+async fn create(state: &AppState, plan: Plan) -> anyhow::Result<()> {
+    let ctx = Context::operator().in_tenant(&plan.org_id);
     let mut conn = state.core.db.conn().await?;
-    db::ensure_org(&mut conn, &plan.org_id, BOOTSTRAP_ORG_NAME).await?;
+    conn.transaction::<_, DbError, _>(async |conn| {
+        if db::ensure_org(conn, &plan.org_id, BOOTSTRAP_ORG_NAME).await? {
+            let org = OrgJson {
+                id: &plan.org_id,
+                name: BOOTSTRAP_ORG_NAME,
+            };
+            let target = Target::new("org", &plan.org_id);
+            audit::record(conn, &ctx, "org.created", &target, Changes::created(&org)).await?;
+        }
+        Ok(())
+    })
+    .await?;
     if let Some((email, key)) = plan.admin {
         if db::key_taken(&mut conn, key.expose()).await? {
             tracing::info!(org_id = %plan.org_id, "bootstrap admin exists");
@@ -89,7 +113,15 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
             access_key: key.expose().to_owned(),
             user_permissions: json!({"IsAdmin": "admin"}),
         };
-        match db::insert_user(&mut conn, new).await {
+        let created = conn
+            .transaction::<_, DbError, _>(async |conn| {
+                let user = db::insert_user(conn, new).await?;
+                let created = Changes::created(&UserJson::audited(user.clone()));
+                audit::record(conn, &ctx, "user.created", &Target::user(&user.id), created).await?;
+                Ok(user)
+            })
+            .await;
+        match created {
             Ok(user) => {
                 tracing::info!(org_id = %plan.org_id, user_id = %user.id, "bootstrap admin created")
             }

@@ -9,6 +9,10 @@ use user_core::http::{problem_response, ErrorShape, Failure, Problem};
 /// The message of every 403 for a missing permission (Tyk's wording).
 pub const ACCESS_DENIED: &str = "access denied: You do not have permission to access /api/users";
 
+/// The message of the 403 for a caller of the change feed who is not an org admin.
+pub const EVENTS_ACCESS_DENIED: &str =
+    "access denied: You do not have permission to access /api/events";
+
 /// Tyk's envelope with `Status` `"Error"`.
 pub fn envelope(message: &str) -> Value {
     json!({"Status": "Error", "Message": message, "Meta": null})
@@ -54,6 +58,9 @@ pub enum ApiError {
     /// 403: the caller lacks the permission.
     #[error("access denied")]
     Forbidden,
+    /// 403: the change feed is for org admins only.
+    #[error("access to the events denied")]
+    EventsForbidden,
     /// 403: another user of the org has this email.
     #[error("email taken")]
     EmailTaken,
@@ -87,6 +94,7 @@ impl ApiError {
         match self {
             Self::BadRequest(m) => m,
             Self::Forbidden => ACCESS_DENIED,
+            Self::EventsForbidden => EVENTS_ACCESS_DENIED,
             Self::EmailTaken => "User email already exists for this org.",
             _ => "Could not retrieve user detail.",
         }
@@ -99,7 +107,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Forbidden | Self::EmailTaken => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::EventsForbidden | Self::EmailTaken => StatusCode::FORBIDDEN,
             Self::UserNotFound | Self::Failure(Failure::Db(DbError::NotFound)) => {
                 StatusCode::NOT_FOUND
             }

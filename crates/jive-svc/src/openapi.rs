@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::users;
+use crate::routes::{events, users};
 use crate::wire;
 use user_core::openapi::AccessKeyAuth;
 use utoipa::OpenApi;
@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         users::update,
         users::reset,
         users::delete,
+        events::list,
     ),
     components(schemas(
         wire::UserJson,
@@ -22,6 +23,10 @@ use utoipa::OpenApi;
         wire::StatusJson,
         wire::UserBody,
         wire::PasswordBody,
+        user_core::audit::FeedPage,
+        user_core::audit::Event,
+        user_core::audit::Actor,
+        user_core::audit::Target,
     )),
     modifiers(&AccessKeyAuth)
 )]

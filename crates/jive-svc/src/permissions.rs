@@ -43,6 +43,15 @@ impl Access {
     pub fn may_grant(self) -> bool {
         self == Self::Admin
     }
+
+    /// Only admins read their org's audit trail (`GET /api/events`); 403 for anyone else.
+    pub fn may_read_events(self) -> Result<(), ApiError> {
+        if self == Self::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::EventsForbidden)
+        }
+    }
 }
 
 /// Only an admin may act on an admin (other than itself): a user with `users: write` must not
@@ -98,5 +107,16 @@ mod tests {
         assert!(sees_access_key(Access::Read, "a", "a"));
         assert!(!sees_access_key(Access::Write, "a", "b"));
         assert!(sees_access_key(Access::Admin, "a", "b"));
+    }
+
+    #[test]
+    fn only_admins_read_events() {
+        assert!(Access::Admin.may_read_events().is_ok());
+        for access in [Access::Write, Access::Read, Access::None] {
+            assert!(matches!(
+                access.may_read_events(),
+                Err(ApiError::EventsForbidden)
+            ));
+        }
     }
 }

@@ -4,6 +4,8 @@ use crate::db::{Principal, User};
 use crate::permissions::sees_access_key;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use user_core::audit::{FeedQuery, QueryError};
 use user_core::values::{Email, Password, PasswordError, DEFAULT_MIN_PASSWORD_CHARS};
 use utoipa::ToSchema;
 
@@ -38,11 +40,18 @@ pub struct UserJson {
 impl UserJson {
     /// `user` as `viewer` may see it.
     pub fn new(user: User, viewer: &Principal) -> Self {
-        let access_key = if sees_access_key(viewer.access, &viewer.user_id, &user.id) {
-            user.access_key
-        } else {
-            String::new()
-        };
+        let shown = sees_access_key(viewer.access, &viewer.user_id, &user.id);
+        let mut json = Self::audited(user);
+        if !shown {
+            json.access_key = String::new();
+        }
+        json
+    }
+
+    /// `user` as an org admin sees it, whoever asks: the representation the audit trail
+    /// records and diffs (one for every viewer; its `access_key` and `password` are secret
+    /// fields there, never written out).
+    pub fn audited(user: User) -> Self {
         Self {
             api_model: Value::Object(Map::new()),
             first_name: user.first_name,
@@ -52,10 +61,17 @@ impl UserJson {
             org_id: user.org_id,
             active: user.active,
             id: user.id,
-            access_key,
+            access_key: user.access_key,
             user_permissions: user.user_permissions,
         }
     }
+}
+
+/// An organisation as the audit trail records it (`org.created`; the API has no org call).
+#[derive(Debug, Serialize)]
+pub struct OrgJson<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
 }
 
 /// `GET /api/users`: the org's users and the page count (0 when not paged).
@@ -227,6 +243,40 @@ impl UserInput {
     }
 }
 
+/// The change feed's query (`after`, `limit`, `wait`, `action`, `target`;
+/// [`FeedQuery::parse`]), or the message of its first refusal in that order (one message per
+/// answer, as for bodies). `action` and `target` must not hold control characters (Postgres
+/// cannot compare text with NUL, and no action or id has one). A parameter given twice counts
+/// with its last value; others are ignored.
+pub fn feed_query(query: &str) -> Result<FeedQuery, String> {
+    const ORDER: [&str; 5] = ["after", "limit", "wait", "action", "target"];
+    let pairs: HashMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|_| "The query string is malformed.".to_owned())?
+        .into_iter()
+        .collect();
+    let parsed = FeedQuery::parse(&pairs);
+    let mut errors = parsed.clone().err().unwrap_or_default();
+    for field in ["action", "target"] {
+        if pairs
+            .get(field)
+            .is_some_and(|v| v.chars().any(char::is_control))
+            && !errors.iter().any(|e| e.field == field)
+        {
+            errors.push(QueryError {
+                field,
+                message: format!("The {field} must not contain control characters."),
+            });
+        }
+    }
+    match errors
+        .into_iter()
+        .min_by_key(|e| ORDER.iter().position(|f| *f == e.field))
+    {
+        Some(first) => Err(first.message),
+        None => parsed.map_err(|_| "Bad request".to_owned()),
+    }
+}
+
 /// The checked body of the reset action.
 pub fn new_password(body: &Value) -> Result<Password, String> {
     match body.get("new_password") {
@@ -304,6 +354,33 @@ mod tests {
                 format!("User object validation failed: {message}")
             );
         }
+    }
+
+    #[test]
+    fn feed_query_refusals_name_the_first_parameter() {
+        let q = feed_query("after=5&limit=2&wait=1.5&action=user.created&target=abc&x=y").unwrap();
+        assert_eq!((q.after, q.limit), (5, 2));
+        assert_eq!(q.wait, std::time::Duration::from_millis(1500));
+        assert_eq!(q.action.as_deref(), Some("user.created"));
+        assert_eq!(q.target.as_deref(), Some("abc"));
+        assert_eq!(feed_query("").unwrap(), FeedQuery::default());
+        assert_eq!(feed_query("limit=1&limit=7").unwrap().limit, 7);
+        assert_eq!(
+            feed_query("limit=0&after=-1").unwrap_err(),
+            "The after must be an integer of at least 0."
+        );
+        assert_eq!(
+            feed_query("wait=31").unwrap_err(),
+            "The wait must be a number of seconds between 0 and 30."
+        );
+        assert_eq!(
+            feed_query("target=&action=a%00").unwrap_err(),
+            "The action must not contain control characters."
+        );
+        assert_eq!(
+            feed_query("target=%01&limit=1").unwrap_err(),
+            "The target must not contain control characters."
+        );
     }
 
     #[test]

@@ -276,14 +276,14 @@ pub async fn create_org(conn: &mut Conn, id: &str, name: &str) -> Result<(), DbE
     Ok(())
 }
 
-/// Creates the org `id` unless it exists (idempotent under races).
-pub async fn ensure_org(conn: &mut Conn, id: &str, name: &str) -> Result<(), DbError> {
-    diesel::insert_into(orgs::table)
+/// Creates the org `id` unless it exists (idempotent under races); whether it created it.
+pub async fn ensure_org(conn: &mut Conn, id: &str, name: &str) -> Result<bool, DbError> {
+    let n = diesel::insert_into(orgs::table)
         .values((orgs::id.eq(id), orgs::name.eq(name)))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(n == 1)
 }
 
 pub async fn org_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {

@@ -1,5 +1,6 @@
 //! The API's routes, one file per resource.
 
+pub mod events;
 pub mod users;
 
 use crate::error::Shape;
@@ -16,6 +17,7 @@ pub fn all() -> Vec<Resource<Shape>> {
             .put(users::update)
             .delete(users::delete),
         resource("/api/users/{id}/actions/reset").post(users::reset),
+        resource("/api/events").get(events::list),
     ]
 }
 

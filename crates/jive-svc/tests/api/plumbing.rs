@@ -211,7 +211,7 @@ async fn a_405_names_the_methods_the_route_serves() {
     let routes = test_support::assert_405s_name_the_allowed_methods(&app.url("")).await;
     assert_eq!(
         routes,
-        4 + 3,
+        4 + 4,
         "the operations routes and the API's (routes/mod.rs)"
     );
 }
