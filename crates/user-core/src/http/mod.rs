@@ -421,7 +421,8 @@ impl Core {
             db.clone(),
             Arc::clone(&metrics),
             settings.audit_retention_days,
-        );
+        )
+        .with_login_window(settings.throttle.window);
         Self {
             settings: Arc::new(settings),
             db,
