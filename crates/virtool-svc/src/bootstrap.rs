@@ -1,10 +1,14 @@
 //! The first administrator from `BOOTSTRAP_ADMIN_USER` / `BOOTSTRAP_ADMIN_PASSWORD`, created
-//! at start if missing (an existing user is left exactly as it is).
+//! at start if missing (an existing user is left exactly as it is); its creation is recorded
+//! as `user.created` by the operator.
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{db, wire};
+use crate::{audit, db, wire};
 use anyhow::{anyhow, bail};
+use diesel_async::AsyncConnection;
+use user_core::audit::Context;
+use user_core::db::DbError;
 use user_core::values::Password;
 
 pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
@@ -36,8 +40,17 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
     }
     let hash = state.core.hasher.hash(&password).await?;
     let mut conn = state.core.db.conn().await?;
-    if db::ensure_administrator(&mut conn, user, &hash).await? {
-        tracing::info!(user, "bootstrap administrator created");
+    let created = conn
+        .transaction::<_, DbError, _>(async |conn| {
+            let admin = db::insert_administrator(conn, user, &hash).await?;
+            audit::user_created(conn, &Context::operator(), &admin).await
+        })
+        .await;
+    match created {
+        Ok(()) => tracing::info!(user, "bootstrap administrator created"),
+        // another replica created it meanwhile
+        Err(e) if e.is_unique_violation() => {}
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cerberus;
@@ -39,7 +40,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match started.command {
         Command::Migrate => Ok(()),
-        Command::Admin(args) => admin::run(&args),
+        Command::Admin(args) => admin::run(&started.db, &args).await,
         Command::Serve => {
             let state = state(started.settings.clone(), started.db, &config).await?;
             bootstrap::apply(&state, &config).await?;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::permissions::Permissions;
-use crate::routes::{account, groups, users};
+use crate::routes::{account, events, groups, users};
 use crate::wire;
 use user_core::openapi::BearerAuth;
 use utoipa::OpenApi;
@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         groups::get,
         groups::update,
         groups::delete,
+        events::feed,
     ),
     components(schemas(
         Permissions,
@@ -44,6 +45,10 @@ use utoipa::OpenApi;
         wire::NewGroupBody,
         wire::PermissionChanges,
         wire::PatchGroupBody,
+        user_core::audit::FeedPage,
+        user_core::audit::Event,
+        user_core::audit::Actor,
+        user_core::audit::Target,
     )),
     modifiers(&BearerAuth)
 )]

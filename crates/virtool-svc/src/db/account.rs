@@ -83,40 +83,57 @@ pub async fn reset_code_valid(conn: &mut Conn, code_hash: &str) -> Result<bool, 
     .await?)
 }
 
-/// Uses up the code and sets its user's password, clearing `force_reset`; the user, or `None`
-/// when the code is unknown, used or expired.
+/// What [`redeem_reset_code`] changed.
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    pub user: String,
+    /// The new `last_password_change`.
+    pub password_changed: DateTime<Utc>,
+    /// `force_reset` before (the redemption clears it).
+    pub force_reset_was: bool,
+}
+
+/// Uses up the code and sets its user's password, clearing `force_reset`; `None` when the code
+/// is unknown, used or expired. In the caller's transaction.
 pub async fn redeem_reset_code(
     conn: &mut Conn,
     code_hash: &str,
     password_hash: &str,
-) -> Result<Option<(String, DateTime<Utc>)>, DbError> {
-    conn.transaction(async |conn| {
-        let user: Option<String> = diesel::delete(
-            reset_codes::table
-                .find(code_hash)
-                .filter(reset_codes::expires_at.gt(Utc::now())),
-        )
-        .returning(reset_codes::user_id)
-        .get_result(conn)
-        .await
-        .optional()?;
-        let Some(user) = user else {
-            return Ok(None);
-        };
-        let changed: DateTime<Utc> = diesel::update(users::table.find(&user))
-            .set(&UserChanges {
-                force_reset: Some(false),
-                password_hash: Some(password_hash.to_owned()),
-                last_password_change: Some(Utc::now()),
-                primary_group: None,
-            })
-            .returning(users::last_password_change)
-            .get_result(conn)
-            .await?;
-        diesel::delete(reset_codes::table.filter(reset_codes::user_id.eq(&user)))
-            .execute(conn)
-            .await?;
-        Ok::<_, DbError>(Some((user, changed)))
-    })
+) -> Result<Option<Redeemed>, DbError> {
+    let user: Option<String> = diesel::delete(
+        reset_codes::table
+            .find(code_hash)
+            .filter(reset_codes::expires_at.gt(Utc::now())),
+    )
+    .returning(reset_codes::user_id)
+    .get_result(conn)
     .await
+    .optional()?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let force_reset_was: bool = users::table
+        .find(&user)
+        .select(users::force_reset)
+        .for_update()
+        .first(conn)
+        .await?;
+    let changed: DateTime<Utc> = diesel::update(users::table.find(&user))
+        .set(&UserChanges {
+            force_reset: Some(false),
+            password_hash: Some(password_hash.to_owned()),
+            last_password_change: Some(Utc::now()),
+            primary_group: None,
+        })
+        .returning(users::last_password_change)
+        .get_result(conn)
+        .await?;
+    diesel::delete(reset_codes::table.filter(reset_codes::user_id.eq(&user)))
+        .execute(conn)
+        .await?;
+    Ok(Some(Redeemed {
+        user,
+        password_changed: changed,
+        force_reset_was,
+    }))
 }

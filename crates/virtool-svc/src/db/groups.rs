@@ -4,7 +4,7 @@ use super::schema::{groups, memberships, users};
 use super::{Conn, StoreError};
 use crate::permissions::Permissions;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use user_core::db::DbError;
 
 /// The advisory lock key that serialises group deletions ([`delete_group`]); any constant no
@@ -46,28 +46,27 @@ pub async fn insert_group(conn: &mut Conn, id: &str) -> Result<Group, DbError> {
 }
 
 /// Sets the named permissions of `id` under the group's row lock, after asking `check` about
-/// the group as it is; [`StoreError::GroupNotFound`] when it does not exist.
+/// the group as it is; the group before and after ([`StoreError::GroupNotFound`] when it does
+/// not exist). In the caller's transaction.
 pub async fn update_group(
     conn: &mut Conn,
     id: &str,
     changes: &[(String, bool)],
     check: Option<impl FnOnce(&Group) -> bool + Send>,
-) -> Result<Group, StoreError> {
-    conn.transaction(async |conn| {
-        let mut group = lock_group(conn, id).await?;
-        if check.is_some_and(|check| !check(&group)) {
-            return Err(StoreError::Changed);
-        }
-        for (name, value) in changes {
-            group.permissions.set(name, *value);
-        }
-        diesel::update(groups::table.find(id))
-            .set(&group.permissions)
-            .execute(conn)
-            .await?;
-        Ok(group)
-    })
-    .await
+) -> Result<(Group, Group), StoreError> {
+    let before = lock_group(conn, id).await?;
+    if check.is_some_and(|check| !check(&before)) {
+        return Err(StoreError::Changed);
+    }
+    let mut after = before.clone();
+    for (name, value) in changes {
+        after.permissions.set(name, *value);
+    }
+    diesel::update(groups::table.find(id))
+        .set(&after.permissions)
+        .execute(conn)
+        .await?;
+    Ok((before, after))
 }
 
 /// The group `id`, its row locked until the transaction ends.
@@ -82,7 +81,8 @@ async fn lock_group(conn: &mut Conn, id: &str) -> Result<Group, StoreError> {
         .ok_or(StoreError::GroupNotFound)
 }
 
-/// Deletes the group (memberships go with it; primary groups naming it are cleared).
+/// Deletes the group (memberships go with it; primary groups naming it are cleared); the group
+/// as it was and the users who were its members (by id). In the caller's transaction.
 ///
 /// The members' rows are locked first, in id order, as every other membership write locks its
 /// user first: so a deletion waits for (or is waited on by) those writes instead of deadlocking
@@ -95,42 +95,41 @@ async fn lock_group(conn: &mut Conn, id: &str) -> Result<Group, StoreError> {
 /// under `concurrent_group_permission_and_membership_changes_stay_consistent`. The other writes
 /// lock one user only, so they cannot close such a cycle.
 ///
-/// With a `check`, the group's row is locked (after its members') and `check` asked about it
-/// before anything is deleted.
+/// Then the group's row is locked (after its members'), and `check` asked about it. The lock
+/// waits for any membership being added meanwhile (its foreign key holds the group's row) and
+/// keeps new ones out, so the members read next are exactly those the deletion removes.
 pub async fn delete_group(
     conn: &mut Conn,
     id: &str,
     check: Option<impl FnOnce(&Group) -> bool + Send>,
-) -> Result<(), StoreError> {
-    conn.transaction(async |conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(GROUP_DELETION_LOCK)
-            .execute(conn)
-            .await?;
-        let members = memberships::table
-            .filter(memberships::group_id.eq(id))
-            .select(memberships::user_id);
-        users::table
-            .filter(users::id.eq_any(members))
-            .or_filter(users::primary_group.eq(id))
-            .order(users::id)
-            .select(users::id)
-            .for_update()
-            .load::<String>(conn)
-            .await?;
-        if let Some(check) = check {
-            if !check(&lock_group(conn, id).await?) {
-                return Err(StoreError::Changed);
-            }
-        }
-        let n = diesel::delete(groups::table.find(id)).execute(conn).await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::GroupNotFound)
-        }
-    })
-    .await
+) -> Result<(Group, Vec<String>), StoreError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(GROUP_DELETION_LOCK)
+        .execute(conn)
+        .await?;
+    let members = memberships::table
+        .filter(memberships::group_id.eq(id))
+        .select(memberships::user_id);
+    users::table
+        .filter(users::id.eq_any(members))
+        .or_filter(users::primary_group.eq(id))
+        .order(users::id)
+        .select(users::id)
+        .for_update()
+        .load::<String>(conn)
+        .await?;
+    let group = lock_group(conn, id).await?;
+    if check.is_some_and(|check| !check(&group)) {
+        return Err(StoreError::Changed);
+    }
+    let members: Vec<String> = memberships::table
+        .filter(memberships::group_id.eq(id))
+        .order(memberships::user_id)
+        .select(memberships::user_id)
+        .load(conn)
+        .await?;
+    diesel::delete(groups::table.find(id)).execute(conn).await?;
+    Ok((group, members))
 }
 
 pub async fn group_exists(conn: &mut Conn, id: &str) -> Result<bool, DbError> {

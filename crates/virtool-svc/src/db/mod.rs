@@ -1,8 +1,11 @@
 //! The virtool schema: models and every query the service runs (one place to look for SQL).
 //!
-//! Writes that check before they change (PATCH, membership changes, group edits) run in one
-//! transaction holding the row lock of the user or group they change, so concurrent requests
-//! see each other's results and every rejected request leaves the database as it was.
+//! Writes that check before they change (PATCH, membership changes, group edits, deletions)
+//! run in the caller's transaction (the route's, which records the change's audit event in the
+//! same transaction) holding the row lock of the user or group they change, so concurrent
+//! requests see each other's results and every rejected request leaves the database as it
+//! was. They answer the user or group before and after the change, read under that lock, for
+//! the event's `changes`.
 //!
 //! Those writes (and the deletions) take a `check`: a condition on the user or group as it is
 //! under the lock (the route's `If-Match`, as a closure over the state, so that this module

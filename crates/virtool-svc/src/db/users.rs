@@ -1,7 +1,7 @@
 //! The users: their rows, views with groups and permissions, and the writes that change them
 //! (each under the user's row lock).
 
-use super::groups::{group_exists, Group};
+use super::groups::{find_group, group_exists, Group};
 use super::schema::{groups, memberships, reset_codes, users};
 use super::{group_vanished, Conn, StoreError};
 use crate::permissions::{Permissions, ADMINISTRATOR};
@@ -94,6 +94,13 @@ fn view(user: User, held: Vec<Group>) -> UserView {
 /// membership's group always exists: foreign key) but which Postgres plans as a hash join over
 /// the groups table on every call; this shape is three index lookups (15 → 10 µs a call).
 pub async fn find_user(conn: &mut Conn, id: &str) -> Result<Option<UserView>, DbError> {
+    Ok(find_user_row(conn, id)
+        .await?
+        .map(|(user, held)| view(user, held)))
+}
+
+/// [`find_user`]'s row and the groups it holds (sorted by id), before they make a view.
+async fn find_user_row(conn: &mut Conn, id: &str) -> Result<Option<(User, Vec<Group>)>, DbError> {
     let rows: Vec<(User, Option<Group>)> = users::table
         .left_join(memberships::table)
         .left_join(groups::table.on(groups::id.eq(memberships::group_id)))
@@ -110,7 +117,7 @@ pub async fn find_user(conn: &mut Conn, id: &str) -> Result<Option<UserView>, Db
         .chain(rows.filter_map(|(_, group)| group))
         .collect();
     held.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Some(view(user, held)))
+    Ok(Some((user, held)))
 }
 
 /// At most `limit` users with ids after `after`, by id; with `find`, only ids containing it
@@ -186,15 +193,15 @@ pub async fn insert_user_rows(
     Ok(())
 }
 
-async fn lock_user(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
+/// The user `id` as its row is, locked until the transaction ends.
+async fn lock_user(conn: &mut Conn, id: &str) -> Result<User, StoreError> {
     users::table
         .find(id)
-        .select(users::id)
+        .select(User::as_select())
         .for_update()
-        .first::<String>(conn)
+        .first(conn)
         .await
         .optional()?
-        .map(|_| ())
         .ok_or(StoreError::UserNotFound)
 }
 
@@ -204,6 +211,12 @@ async fn is_member(conn: &mut Conn, user: &str, group: &str) -> Result<bool, DbE
             .get_result(conn)
             .await?,
     )
+}
+
+async fn row_or_missing(conn: &mut Conn, id: &str) -> Result<(User, Vec<Group>), StoreError> {
+    find_user_row(conn, id)
+        .await?
+        .ok_or(StoreError::UserNotFound)
 }
 
 async fn view_or_missing(conn: &mut Conn, id: &str) -> Result<UserView, StoreError> {
@@ -226,16 +239,26 @@ async fn check_user(
     Ok(())
 }
 
+/// A write's user before and after it (both as a GET would show them), for its audit event.
+#[derive(Debug, Clone)]
+pub struct UserChange {
+    pub before: UserView,
+    pub after: UserView,
+}
+
 /// Applies `patch` to `id` after checking the user, the group, `check` and the membership, in
-/// that order.
+/// that order; in the caller's transaction (which records the change).
+///
+/// The user before the change is its locked row with the groups it holds after (a PATCH does
+/// not change them, and while the row is locked no other write can): no extra read.
 pub async fn patch_user(
     conn: &mut Conn,
     id: &str,
     patch: UserPatch,
     check: Option<impl FnOnce(&UserView) -> bool + Send>,
-) -> Result<UserView, StoreError> {
-    conn.transaction(async |conn| {
-        lock_user(conn, id).await?;
+) -> Result<UserChange, StoreError> {
+    async {
+        let locked = lock_user(conn, id).await?;
         let group = patch.primary_group.as_ref().and_then(Option::as_deref);
         if let Some(group) = group {
             if !group_exists(conn, group).await? {
@@ -269,115 +292,129 @@ pub async fn patch_user(
                 .execute(conn)
                 .await?;
         }
-        view_or_missing(conn, id).await
-    })
+        let (user, held) = row_or_missing(conn, id).await?;
+        Ok(UserChange {
+            before: view(locked, held.clone()),
+            after: view(user, held),
+        })
+    }
     .await
     .map_err(group_vanished)
 }
 
 /// Adds `user` to `group` after checking the user, the group and `check` (nothing changes when
-/// it is a member already).
+/// it is a member already: then `before` and `after` are the same); in the caller's
+/// transaction.
 pub async fn add_group(
     conn: &mut Conn,
     user: &str,
     group: &str,
     check: Option<impl FnOnce(&UserView) -> bool + Send>,
-) -> Result<UserView, StoreError> {
-    conn.transaction(async |conn| {
-        lock_user(conn, user).await?;
+) -> Result<UserChange, StoreError> {
+    async {
+        let locked = lock_user(conn, user).await?;
         if !group_exists(conn, group).await? {
             return Err(StoreError::GroupNotFound);
         }
         check_user(conn, user, check).await?;
-        diesel::insert_into(memberships::table)
+        let added = diesel::insert_into(memberships::table)
             .values((
                 memberships::user_id.eq(user),
                 memberships::group_id.eq(group),
             ))
             .on_conflict_do_nothing()
             .execute(conn)
-            .await?;
-        view_or_missing(conn, user).await
-    })
+            .await?
+            == 1;
+        let (row, held) = row_or_missing(conn, user).await?;
+        let held_before = held
+            .iter()
+            .filter(|g| !(added && g.id == group))
+            .cloned()
+            .collect();
+        Ok(UserChange {
+            before: view(locked, held_before),
+            after: view(row, held),
+        })
+    }
     .await
     .map_err(group_vanished)
 }
 
 /// Removes `user` from `group` after checking the user, the group and `check`, clearing its
 /// primary group if it was that one; the remaining group ids (in the database's order, as
-/// always) and the user as it is then. A group the user is not in changes nothing; a group
-/// that does not exist is [`StoreError::GroupNotFound`].
+/// always) and the user before and after. A group the user is not in changes nothing; a group
+/// that does not exist is [`StoreError::GroupNotFound`]. In the caller's transaction.
 pub async fn remove_group(
     conn: &mut Conn,
     user: &str,
     group: &str,
     check: Option<impl FnOnce(&UserView) -> bool + Send>,
-) -> Result<(Vec<String>, UserView), StoreError> {
-    conn.transaction(async |conn| {
-        lock_user(conn, user).await?;
-        if !group_exists(conn, group).await? {
-            return Err(StoreError::GroupNotFound);
-        }
-        check_user(conn, user, check).await?;
-        diesel::update(users::table.find(user))
-            .filter(users::primary_group.eq(group))
-            .set(users::primary_group.eq(None::<String>))
-            .execute(conn)
-            .await?;
-        diesel::delete(memberships::table.find((user, group)))
-            .execute(conn)
-            .await?;
-        let remaining = memberships::table
-            .filter(memberships::user_id.eq(user))
-            .order(memberships::group_id)
-            .select(memberships::group_id)
-            .load(conn)
-            .await?;
-        Ok((remaining, view_or_missing(conn, user).await?))
-    })
-    .await
+) -> Result<(Vec<String>, UserChange), StoreError> {
+    let locked = lock_user(conn, user).await?;
+    let Some(grant) = find_group(conn, group).await? else {
+        return Err(StoreError::GroupNotFound);
+    };
+    check_user(conn, user, check).await?;
+    diesel::update(users::table.find(user))
+        .filter(users::primary_group.eq(group))
+        .set(users::primary_group.eq(None::<String>))
+        .execute(conn)
+        .await?;
+    let removed = diesel::delete(memberships::table.find((user, group)))
+        .execute(conn)
+        .await?
+        == 1;
+    let remaining = memberships::table
+        .filter(memberships::user_id.eq(user))
+        .order(memberships::group_id)
+        .select(memberships::group_id)
+        .load(conn)
+        .await?;
+    let (row, held) = row_or_missing(conn, user).await?;
+    let mut held_before = held.clone();
+    if removed {
+        held_before.push(grant);
+        held_before.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok((
+        remaining,
+        UserChange {
+            before: view(locked, held_before),
+            after: view(row, held),
+        },
+    ))
 }
 
-/// Deletes the user ([`StoreError::UserNotFound`] when there is none). With a `check`, under
-/// the user's row lock after asking it; without, in one statement.
+/// Deletes the user under its row lock, after asking `check`; the user as it was
+/// ([`StoreError::UserNotFound`] when there is none). In the caller's transaction.
 pub async fn delete_user(
     conn: &mut Conn,
     id: &str,
     check: Option<impl FnOnce(&UserView) -> bool + Send>,
-) -> Result<(), StoreError> {
-    let Some(check) = check else {
-        let n = diesel::delete(users::table.find(id)).execute(conn).await?;
-        return if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::UserNotFound)
-        };
-    };
-    conn.transaction(async |conn| {
-        lock_user(conn, id).await?;
-        check_user(conn, id, Some(check)).await?;
-        diesel::delete(users::table.find(id)).execute(conn).await?;
-        Ok(())
-    })
-    .await
+) -> Result<UserView, StoreError> {
+    lock_user(conn, id).await?;
+    let before = view_or_missing(conn, id).await?;
+    if check.is_some_and(|check| !check(&before)) {
+        return Err(StoreError::Changed);
+    }
+    diesel::delete(users::table.find(id)).execute(conn).await?;
+    Ok(before)
 }
 
-/// Creates `id` as an administrator (member and primary group `administrator`, no forced
-/// reset) unless a user with that id exists; whether it was created.
-pub async fn ensure_administrator(
+/// The new administrator `id` (member and primary group `administrator`, no forced reset), as
+/// the bootstrap creates it; a taken id is a unique violation. In the caller's transaction.
+pub async fn insert_administrator(
     conn: &mut Conn,
     id: &str,
     password_hash: &str,
-) -> Result<bool, DbError> {
+) -> Result<UserView, DbError> {
     let new = NewUser {
         id: id.to_owned(),
         password_hash: password_hash.to_owned(),
         force_reset: false,
         primary_group: Some(ADMINISTRATOR.to_owned()),
     };
-    match insert_user(conn, new, &[ADMINISTRATOR]).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.is_unique_violation() => Ok(false),
-        Err(e) => Err(e),
-    }
+    insert_user_rows(conn, new, &[ADMINISTRATOR]).await?;
+    find_user(conn, id).await?.ok_or(DbError::NotFound)
 }

@@ -1,5 +1,6 @@
 //! `/api/account`: login, password reset, and the caller's own user.
 
+use crate::audit;
 use crate::auth::{Caller, TokenClaims};
 use crate::db;
 use crate::error::ApiError;
@@ -9,8 +10,10 @@ use crate::wire::{
     TokenJson, UserJson,
 };
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel_async::AsyncConnection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use user_core::audit::{Actor, Changes, Context};
 use user_core::http::Problem;
 
 /// How long a reset code may be used.
@@ -45,6 +48,11 @@ fn token_response(
 }
 
 /// Logs in: a bearer token, or — when the user must choose a new password — a reset code.
+///
+/// Every attempt is recorded: `login.succeeded` (also when the answer is a reset code: the
+/// password was right), `login.failed`, or `login.throttled` (once per account and address per
+/// window). The target and the actor are the account as typed, whether or not it exists
+/// ([`audit::typed_account`]).
 #[utoipa::path(post, path = "/api/account/login", tag = "account",
     request_body = LoginBody,
     responses(
@@ -64,7 +72,13 @@ pub async fn login(
     let input = LoginInput::parse(&body)?;
     let core = &state.core;
     let address = core.client_ip(&req);
+    let target = audit::typed_account(&input.username);
+    let context = Context::of(&req, core, Actor::user(&target.id));
     if let Err(wait) = core.throttle.check(&input.username, address) {
+        if let Err(e) = core.audit.login_throttled(&context, &target).await {
+            // the refusal stands without its record
+            tracing::warn!(error = %e, "login.throttled not recorded");
+        }
         return Err(Problem::TooManyRequests {
             retry_after: wait.0,
         }
@@ -88,10 +102,16 @@ pub async fn login(
         _ => {
             core.throttle.record_failure(&input.username, address);
             tracing::info!(user = %input.username, "login failed");
+            core.audit
+                .login(&context, audit::LOGIN_FAILED, &target)
+                .await?;
             return Err(ApiError::BadRequest(BAD_CREDENTIALS.to_owned()));
         }
     };
     core.throttle.record_success(&input.username, address);
+    core.audit
+        .login(&context, audit::LOGIN_SUCCEEDED, &target)
+        .await?;
     if account.force_reset {
         let code = user_core::secret::random_token(48);
         let expires_at = chrono::Utc::now() + RESET_CODE_TTL;
@@ -110,7 +130,8 @@ pub async fn login(
 }
 
 /// Sets a new password with the reset code from a login (single use, valid 10 minutes),
-/// clears `force_reset` and answers like a login.
+/// clears `force_reset` and answers like a login. Recorded as `user.password_changed` by the
+/// user (and `user.updated` when `force_reset` was still set).
 #[utoipa::path(post, path = "/api/account/reset", tag = "account",
     request_body = ResetBody,
     responses(
@@ -122,6 +143,7 @@ pub async fn login(
         (status = 503, body = ErrorJson),
     ))]
 pub async fn reset(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -136,16 +158,35 @@ pub async fn reset(
         return Err(ApiError::BadRequest(BAD_RESET_CODE.to_owned()));
     }
     let password_hash = core.hasher.hash(&input.password).await?;
-    let user = {
-        let mut conn = core.db.conn().await?;
-        db::redeem_reset_code(&mut conn, &hashed_code, &password_hash).await?
-    };
-    let Some((user, changed)) = user else {
+    // the actor is the code's user, known once the code is redeemed
+    let request = Context::of(&req, core, Actor::operator());
+    let mut conn = core.db.conn().await?;
+    let redeemed = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let Some(redeemed) = db::redeem_reset_code(conn, &hashed_code, &password_hash).await?
+            else {
+                return Ok(None);
+            };
+            let context = Context {
+                actor: Actor::user(&redeemed.user),
+                ..request.clone()
+            };
+            let other = if redeemed.force_reset_was {
+                Changes::new().with("force_reset", Some(true.into()), Some(false.into()))
+            } else {
+                Changes::new()
+            };
+            audit::user_updated(conn, &context, &redeemed.user, other, true).await?;
+            Ok(Some(redeemed))
+        })
+        .await?;
+    drop(conn);
+    let Some(redeemed) = redeemed else {
         return Err(ApiError::BadRequest(BAD_RESET_CODE.to_owned()));
     };
-    state.principals.forget(&user);
-    tracing::info!(user = %user, "password reset");
-    token_response(&state, &user, changed)
+    state.principals.forget(&redeemed.user);
+    tracing::info!(user = %redeemed.user, "password reset");
+    token_response(&state, &redeemed.user, redeemed.password_changed)
 }
 
 /// The caller's own user (no permission needed).

@@ -1,5 +1,6 @@
 //! `/api/groups`: list, create, get, change permissions, remove (`manage_users`).
 
+use crate::audit;
 use crate::auth::Manager;
 use crate::db::{self, Group, StoreError};
 use crate::error::ApiError;
@@ -12,6 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde_json::Value;
+use user_core::audit::{Actor, Context};
 use user_core::http::conditional::{tagged, ETag, Precondition};
 use user_core::http::Problem;
 use user_core::idempotency::{self, Answer};
@@ -54,6 +56,11 @@ fn refused<'a>(
         StoreError::GroupNotFound => precondition.gone(&identity, ApiError::GROUP_NOT_FOUND),
         other => other.into(),
     }
+}
+
+/// The audit context of a write by `manager`.
+fn by(req: &HttpRequest, state: &AppState, manager: &Manager) -> Context {
+    Context::of(req, &state.core, Actor::user(&manager.0.id))
 }
 
 /// Every group, ordered by id.
@@ -103,6 +110,7 @@ pub async fn create(
     idempotency::run(&core.db, &manager.0.id, keyed, ttl, async |ticket| {
         let id = wire::parse_new_group(&body)?;
         let location = core.location(&req, &["api", "groups", &id]);
+        let context = by(&req, &state, &manager);
         let mut conn = core.db.conn().await?;
         let answer = conn
             .transaction::<_, ApiError, _>(async |conn| {
@@ -113,6 +121,7 @@ pub async fn create(
                         e.into()
                     }
                 })?;
+                audit::group_created(conn, &context, &group).await?;
                 let answer = Answer::json(StatusCode::CREATED, &GroupJson::from(group))
                     .tagged(&identity(&id))
                     .with_location(location);
@@ -176,7 +185,7 @@ const ADMINISTRATOR_FIXED: &str = "The administrator group cannot be changed or 
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _manager: Manager,
+    manager: Manager,
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -186,10 +195,17 @@ pub async fn update(
         return Err(ApiError::BadRequest(ADMINISTRATOR_FIXED.to_owned()));
     }
     let precondition = Precondition::of(&req);
+    let context = by(&req, &state, &manager);
     let mut conn = state.core.db.conn().await?;
-    let group = db::update_group(&mut conn, id, &changes, check(&precondition))
-        .await
-        .map_err(refused(&precondition, id))?;
+    let group = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (before, after) = db::update_group(conn, id, &changes, check(&precondition))
+                .await
+                .map_err(refused(&precondition, id))?;
+            audit::group_updated(conn, &context, &before, &after).await?;
+            Ok(after)
+        })
+        .await?;
     state.principals.clear();
     tracing::info!(group = %id, "group permissions changed");
     Ok(tagged(
@@ -215,7 +231,7 @@ pub async fn update(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _manager: Manager,
+    manager: Manager,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = group_path(&path)?;
@@ -223,10 +239,16 @@ pub async fn delete(
         return Err(ApiError::BadRequest(ADMINISTRATOR_FIXED.to_owned()));
     }
     let precondition = Precondition::of(&req);
+    let context = by(&req, &state, &manager);
     let mut conn = state.core.db.conn().await?;
-    db::delete_group(&mut conn, id, check(&precondition))
-        .await
-        .map_err(refused(&precondition, id))?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let (before, members) = db::delete_group(conn, id, check(&precondition))
+            .await
+            .map_err(refused(&precondition, id))?;
+        audit::group_deleted(conn, &context, &before, &members).await?;
+        Ok(())
+    })
+    .await?;
     state.principals.clear();
     tracing::info!(group = %id, "group removed");
     Ok(HttpResponse::NoContent().finish())

@@ -1,6 +1,7 @@
 //! The API's routes, one file per resource.
 
 pub mod account;
+pub mod events;
 pub mod groups;
 pub mod users;
 
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Resource<Shape>> {
             .get(groups::get)
             .patch(groups::update)
             .delete(groups::delete),
+        resource("/api/events").get(events::feed),
     ]
 }
 

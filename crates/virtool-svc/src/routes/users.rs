@@ -1,5 +1,6 @@
 //! `/api/users`: list, get, create, edit, group membership and removal (`manage_users`).
 
+use crate::audit;
 use crate::auth::Manager;
 use crate::db::{self, NewUser, StoreError, UserPatch, UserView};
 use crate::error::ApiError;
@@ -14,6 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use serde_json::Value;
+use user_core::audit::{Actor, Context};
 use user_core::http::conditional::{tagged, ETag, Precondition};
 use user_core::http::{stream, Problem};
 use user_core::idempotency::{self, Answer};
@@ -70,6 +72,11 @@ fn refused<'a>(
 fn answer(req: &HttpRequest, user: UserView) -> HttpResponse {
     let id = identity(&user.user.id);
     tagged(req, StatusCode::OK, &id, &UserJson::from(user))
+}
+
+/// The audit context of a write by `manager`.
+fn by(req: &HttpRequest, state: &AppState, manager: &Manager) -> Context {
+    Context::of(req, &state.core, Actor::user(&manager.0.id))
 }
 
 /// Only administrators may change or remove an administrator (so `manage_users` alone cannot
@@ -199,6 +206,7 @@ pub async fn create(
             primary_group: None,
         };
         let location = core.location(&req, &["api", "users", &input.id]);
+        let context = by(&req, &state, &manager);
         let mut conn = core.db.conn().await?;
         let answer = conn
             .transaction::<_, ApiError, _>(async |conn| {
@@ -212,6 +220,7 @@ pub async fn create(
                 let user = db::find_user(conn, &input.id)
                     .await?
                     .ok_or(ApiError::INTERNAL)?;
+                audit::user_created(conn, &context, &user).await?;
                 let answer = Answer::json(StatusCode::CREATED, &UserJson::from(user))
                     .tagged(&identity(&input.id))
                     .with_location(location);
@@ -289,10 +298,18 @@ pub async fn update(
         primary_group: input.primary_group,
     };
     let new_password = patch.password_hash.is_some();
+    let context = by(&req, &state, &manager);
     let mut conn = state.core.db.conn().await?;
-    let user = db::patch_user(&mut conn, id, patch, check(&precondition))
-        .await
-        .map_err(refused(&precondition, id))?;
+    let user = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let change = db::patch_user(conn, id, patch, check(&precondition))
+                .await
+                .map_err(refused(&precondition, id))?;
+            let other = audit::user_changes(&change.before, &change.after);
+            audit::user_updated(conn, &context, id, other, new_password).await?;
+            Ok(change.after)
+        })
+        .await?;
     if new_password {
         // Tokens issued before the change stop counting (here at once, elsewhere within 2 s).
         state.principals.forget(&user.user.id);
@@ -327,11 +344,24 @@ pub async fn add_group(
     if group == ADMINISTRATOR {
         manager.0.require_administrator()?;
     }
+    let context = by(&req, &state, &manager);
     let mut conn = state.core.db.conn().await?;
     let user = if wire::plausible_id(&group) {
-        db::add_group(&mut conn, id, &group, check(&precondition))
-            .await
-            .map_err(refused(&precondition, id))?
+        conn.transaction::<_, ApiError, _>(async |conn| {
+            let change = db::add_group(conn, id, &group, check(&precondition))
+                .await
+                .map_err(refused(&precondition, id))?;
+            audit::membership_changed(
+                conn,
+                &context,
+                audit::USER_GROUP_ADDED,
+                &change.before,
+                &change.after,
+            )
+            .await?;
+            Ok(change.after)
+        })
+        .await?
     } else if db::user_exists(&mut conn, id).await? {
         return Err(ApiError::GROUP_NOT_FOUND);
     } else {
@@ -395,11 +425,24 @@ pub async fn remove_group(
     if group == ADMINISTRATOR {
         manager.0.require_administrator()?;
     }
+    let context = by(&req, &state, &manager);
     let mut conn = state.core.db.conn().await?;
     let (remaining, user) = if wire::plausible_id(&group) {
-        db::remove_group(&mut conn, id, &group, check(&precondition))
-            .await
-            .map_err(refused(&precondition, id))?
+        conn.transaction::<_, ApiError, _>(async |conn| {
+            let (remaining, change) = db::remove_group(conn, id, &group, check(&precondition))
+                .await
+                .map_err(refused(&precondition, id))?;
+            audit::membership_changed(
+                conn,
+                &context,
+                audit::USER_GROUP_REMOVED,
+                &change.before,
+                &change.after,
+            )
+            .await?;
+            Ok((remaining, change.after))
+        })
+        .await?
     } else if db::user_exists(&mut conn, id).await? {
         return Err(ApiError::GROUP_NOT_FOUND);
     } else {
@@ -435,10 +478,16 @@ pub async fn delete(
         return Err(ApiError::BadRequest("Cannot remove own account".to_owned()));
     }
     guard_administrator(&state, &manager, id).await?;
+    let context = by(&req, &state, &manager);
     let mut conn = state.core.db.conn().await?;
-    db::delete_user(&mut conn, id, check(&precondition))
-        .await
-        .map_err(refused(&precondition, id))?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let before = db::delete_user(conn, id, check(&precondition))
+            .await
+            .map_err(refused(&precondition, id))?;
+        audit::user_deleted(conn, &context, &before).await?;
+        Ok(())
+    })
+    .await?;
     state.principals.forget(&id.to_owned());
     tracing::info!(user = %id, "user removed");
     Ok(HttpResponse::NoContent().finish())
