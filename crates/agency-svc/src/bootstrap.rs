@@ -1,9 +1,14 @@
-//! First credentials from `BOOTSTRAP_*`, applied idempotently at start.
+//! First credentials from `BOOTSTRAP_*`, applied idempotently at start. What it creates or
+//! changes is recorded in the audit trail (actor `operator`), with the change; a start that
+//! changes nothing records nothing.
 
 use crate::config::Config;
-use crate::db;
 use crate::state::AppState;
+use crate::wire::{AgencyJson, GroupJson};
+use crate::{admin, audit, db};
 use anyhow::{bail, Context};
+use diesel_async::AsyncConnection;
+use user_core::db::{Conn, DbError};
 use user_core::values::Password;
 
 pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
@@ -19,7 +24,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
         bail!("BOOTSTRAP_AGENCY_GROUP must not be empty");
     }
     let mut conn = state.core.db.conn().await?;
-    let group = db::ensure_group(&mut conn, group_name).await?;
+    let group = ensure_group(&mut conn, group_name).await?;
     for name in config
         .bootstrap_agencies
         .as_deref()
@@ -28,7 +33,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|n| !n.is_empty())
     {
-        db::ensure_agency(&mut conn, group, name).await?;
+        ensure_agency(&mut conn, group, name).await?;
     }
     match (&config.bootstrap_client_id, &config.bootstrap_client_secret) {
         (Some(id), Some(secret)) => {
@@ -39,7 +44,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
             match existing {
                 None => {
                     let hash = state.core.hasher.hash(&secret).await?;
-                    match db::create_client(&mut conn, id, group, "bootstrap", &hash).await {
+                    match admin::create_client(&mut conn, id, group, "bootstrap", &hash).await {
                         Err(e) if !e.is_unique_violation() => return Err(e.into()),
                         _ => {}
                     }
@@ -52,7 +57,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
                         .await
                     {
                         let hash = state.core.hasher.hash(&secret).await?;
-                        db::set_client_secret(&mut conn, id, &hash).await?;
+                        set_client_secret(&mut conn, id, client.agency_group_id, &hash).await?;
                     }
                 }
             }
@@ -62,4 +67,51 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
     }
     tracing::info!(group = group_name, "bootstrap applied");
     Ok(())
+}
+
+/// The group named `name`, and `group.created` if this call created it.
+async fn ensure_group(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
+        let (id, created) = db::ensure_group(conn, name).await?;
+        if created {
+            let group = GroupJson {
+                id,
+                name: name.to_owned(),
+            };
+            audit::group_created(conn, &group).await?;
+        }
+        Ok(id)
+    })
+    .await
+}
+
+/// The agency `name` of `group`, and `agency.created` if this call created it.
+async fn ensure_agency(conn: &mut Conn, group: i64, name: &str) -> Result<i64, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
+        let (id, created) = db::ensure_agency(conn, group, name).await?;
+        if created {
+            let agency = AgencyJson {
+                id,
+                name: name.to_owned(),
+                agency_group_id: group,
+            };
+            audit::agency_created(conn, &agency).await?;
+        }
+        Ok(id)
+    })
+    .await
+}
+
+/// The client's new secret hash and `client.updated` (`"secret": {"changed": true}`).
+async fn set_client_secret(
+    conn: &mut Conn,
+    id: &str,
+    group: i64,
+    secret_hash: &str,
+) -> Result<(), DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
+        db::set_client_secret(conn, id, secret_hash).await?;
+        audit::client_secret_changed(conn, id, group).await
+    })
+    .await
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{agencies, token, users};
+use crate::routes::{agencies, events, token, users};
 use crate::wire;
 use user_core::openapi::BearerAuth;
 use utoipa::OpenApi;
@@ -16,6 +16,7 @@ use utoipa::OpenApi;
         users::get,
         users::update,
         users::delete,
+        events::feed,
     ),
     components(schemas(
         wire::AgencyJson,
@@ -27,6 +28,10 @@ use utoipa::OpenApi;
         user_core::laravel::MessageJson,
         user_core::laravel::ValidationJson,
         wire::OAuthErrorJson,
+        user_core::audit::FeedPage,
+        user_core::audit::Event,
+        user_core::audit::Actor,
+        user_core::audit::Target,
     )),
     modifiers(&BearerAuth)
 )]

@@ -4,6 +4,8 @@ use crate::db::{Agency, User};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
+use user_core::audit::FeedQuery;
 use user_core::laravel::{confirmed_password_rule, email_rule, text_rule, Errors};
 use user_core::values::{Email, Password, DEFAULT_MIN_PASSWORD_CHARS};
 use utoipa::ToSchema;
@@ -27,6 +29,21 @@ impl From<Agency> for AgencyJson {
             agency_group_id: a.agency_group_id,
         }
     }
+}
+
+/// An agency group as its `group.created` event shows it (no API answers it).
+#[derive(Debug, Serialize)]
+pub struct GroupJson {
+    pub id: i64,
+    pub name: String,
+}
+
+/// An API client as its events show it (no API answers it; the secret is never in it).
+#[derive(Debug, Serialize)]
+pub struct ClientJson {
+    pub id: String,
+    pub agency_group_id: i64,
+    pub name: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,4 +171,16 @@ impl UserInput {
         };
         (input, errors)
     }
+}
+
+/// The feed's query (`after`, `limit`, `wait`, `action`, `target`), checked: every refused
+/// parameter listed, in Laravel's shape like the other input errors.
+pub fn feed_query(raw: &HashMap<String, String>) -> Result<FeedQuery, Errors> {
+    FeedQuery::parse(raw).map_err(|refused| {
+        let mut errors = Errors::new();
+        for e in refused {
+            errors.add(e.field, e.message);
+        }
+        errors
+    })
 }

@@ -208,18 +208,25 @@ pub async fn client_group(conn: &mut Conn, id: &str) -> Result<Option<i64>, DbEr
         .optional()?)
 }
 
-/// The group named `name`, created if no group has that name (idempotent under races).
-pub async fn ensure_group(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
-    diesel::insert_into(agency_groups::table)
+/// The group named `name`, created if no group has that name (idempotent under races), and
+/// whether this call created it.
+pub async fn ensure_group(conn: &mut Conn, name: &str) -> Result<(i64, bool), DbError> {
+    let created: Option<i64> = diesel::insert_into(agency_groups::table)
         .values(agency_groups::name.eq(name))
         .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(agency_groups::table
+        .returning(agency_groups::id)
+        .get_result(conn)
+        .await
+        .optional()?;
+    if let Some(id) = created {
+        return Ok((id, true));
+    }
+    let id = agency_groups::table
         .filter(agency_groups::name.eq(name))
         .select(agency_groups::id)
         .first(conn)
-        .await?)
+        .await?;
+    Ok((id, false))
 }
 
 pub async fn create_group(conn: &mut Conn, name: &str) -> Result<i64, DbError> {
@@ -238,19 +245,30 @@ pub async fn group_exists(conn: &mut Conn, id: i64) -> Result<bool, DbError> {
     )
 }
 
-/// The agency `name` of `group`, created if missing (idempotent under races).
-pub async fn ensure_agency(conn: &mut Conn, group: i64, name: &str) -> Result<i64, DbError> {
-    diesel::insert_into(agencies::table)
+/// The agency `name` of `group`, created if missing (idempotent under races), and whether this
+/// call created it.
+pub async fn ensure_agency(
+    conn: &mut Conn,
+    group: i64,
+    name: &str,
+) -> Result<(i64, bool), DbError> {
+    let created: Option<i64> = diesel::insert_into(agencies::table)
         .values((agencies::agency_group_id.eq(group), agencies::name.eq(name)))
         .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(agencies::table
+        .returning(agencies::id)
+        .get_result(conn)
+        .await
+        .optional()?;
+    if let Some(id) = created {
+        return Ok((id, true));
+    }
+    let id = agencies::table
         .filter(agencies::agency_group_id.eq(group))
         .filter(agencies::name.eq(name))
         .select(agencies::id)
         .first(conn)
-        .await?)
+        .await?;
+    Ok((id, false))
 }
 
 pub async fn create_agency(conn: &mut Conn, group: i64, name: &str) -> Result<i64, DbError> {
@@ -292,10 +310,36 @@ pub async fn set_client_secret(
     Ok(())
 }
 
-pub async fn revoke_client(conn: &mut Conn, id: &str) -> Result<bool, DbError> {
-    let n = diesel::update(api_clients::table.find(id))
+/// What revoking a client did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// It was active and is now revoked; it belonged to this agency group.
+    Now { group: i64 },
+    /// It was revoked already: nothing changed.
+    Already,
+    /// No client has that id.
+    Unknown,
+}
+
+/// Revokes the client `id`, if it is not revoked yet (one statement; a second look only when
+/// nothing was changed, to tell "revoked already" from "unknown").
+pub async fn revoke_client(conn: &mut Conn, id: &str) -> Result<Revoked, DbError> {
+    let group: Option<i64> = diesel::update(api_clients::table.find(id))
+        .filter(api_clients::revoked.eq(false))
         .set(api_clients::revoked.eq(true))
-        .execute(conn)
+        .returning(api_clients::agency_group_id)
+        .get_result(conn)
+        .await
+        .optional()?;
+    if let Some(group) = group {
+        return Ok(Revoked::Now { group });
+    }
+    let exists = diesel::select(diesel::dsl::exists(api_clients::table.find(id)))
+        .get_result(conn)
         .await?;
-    Ok(n == 1)
+    Ok(if exists {
+        Revoked::Already
+    } else {
+        Revoked::Unknown
+    })
 }

@@ -1,6 +1,7 @@
 //! The API's routes, one file per resource.
 
 pub mod agencies;
+pub mod events;
 pub mod token;
 pub mod users;
 
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Resource<Shape>> {
             .patch(users::update)
             .post(users::update)
             .delete(users::delete),
+        resource("/events").get(events::feed),
     ]
 }
 

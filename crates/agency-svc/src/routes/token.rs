@@ -1,5 +1,6 @@
 //! `POST /oauth/token`: Passport's client-credentials grant, as JSON or a form.
 
+use crate::audit;
 use crate::auth::TokenClaims;
 use crate::db;
 use crate::error::ApiError;
@@ -96,7 +97,14 @@ pub async fn issue(
     };
     let core = &state.core;
     let address = core.client_ip(&req);
+    let account = audit::typed_client(&client_id);
     if let Err(wait) = core.throttle.check(&client_id, address) {
+        // Recorded once per client id and address per window (the attempts are not: an
+        // attack must not fill the trail). A failure to record does not change the 429.
+        let ctx = audit::sign_in(&req, core, &account, None);
+        if let Err(e) = core.audit.login_throttled(&ctx, &account).await {
+            tracing::warn!(error = %e, "login.throttled not recorded");
+        }
         return Err(Problem::TooManyRequests {
             retry_after: wait.0,
         }
@@ -110,6 +118,8 @@ pub async fn issue(
         .hasher
         .verify(&secret, client.as_ref().map(|c| c.secret_hash.as_str()))
         .await;
+    let group = client.as_ref().map(|c| c.agency_group_id);
+    let ctx = audit::sign_in(&req, core, &account, group);
     match client {
         Some(c) if matched && !c.revoked => {
             core.throttle.record_success(&client_id, address);
@@ -125,6 +135,7 @@ pub async fn issue(
                     tracing::error!(error = %e, "token signing failed");
                     ApiError::INTERNAL
                 })?;
+            core.audit.login(&ctx, "login.succeeded", &account).await?;
             tracing::info!(client = %c.id, "token issued");
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
@@ -137,6 +148,7 @@ pub async fn issue(
         _ => {
             core.throttle.record_failure(&client_id, address);
             tracing::info!(client = %client_id, "client authentication failed");
+            core.audit.login(&ctx, "login.failed", &account).await?;
             Err(ApiError::InvalidClient)
         }
     }

@@ -1,5 +1,6 @@
 //! The five user calls of an agency.
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::db::{self, NewUser, UserChanges};
 use crate::error::ApiError;
@@ -144,13 +145,15 @@ pub async fn create(
                 phone: input.phone.flatten(),
                 password_hash,
             };
+            let ctx = audit::of_caller(&req, &state.core, &caller);
             let mut conn = state.core.db.conn().await?;
             let answer = conn
                 .transaction::<_, ApiError, _>(async |conn| {
                     let user = db::insert_user(conn, new).await.map_err(or_email_taken)?;
                     let id = identity(user.id);
-                    let answer =
-                        Answer::json(StatusCode::CREATED, &UserJson::from(user)).tagged(&id);
+                    let user = UserJson::from(user);
+                    audit::user_created(conn, &ctx, &user).await?;
+                    let answer = Answer::json(StatusCode::CREATED, &user).tagged(&id);
                     idempotency::complete(ticket, conn, &answer).await?;
                     Ok(answer)
                 })
@@ -225,6 +228,7 @@ pub async fn update(
         Some(Some(p)) => Some(Some(state.core.hasher.hash(&p).await?)),
         _ => None,
     };
+    let password_set = password_hash.is_some();
     let mut changes = UserChanges {
         firstname: input.firstname,
         lastname: input.lastname,
@@ -248,25 +252,25 @@ pub async fn update(
         ));
     }
     changes.updated_at = Some(chrono::Utc::now());
+    let ctx = audit::of_caller(&req, &state.core, &caller);
     let mut conn = state.core.db.conn().await?;
     let user = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let current = db::lock_user(conn, agency, id)
                 .await?
                 .ok_or_else(|| precondition.gone(&identity(id), ApiError::NOT_FOUND))?;
-            precondition.check(&etag(current))?;
-            db::update_user(conn, agency, id, changes)
+            let before = UserJson::from(current);
+            precondition.check(&ETag::of(&identity(id), &before))?;
+            let after = db::update_user(conn, agency, id, changes)
                 .await
                 .map_err(or_email_taken)?
-                .ok_or(ApiError::NOT_FOUND)
+                .map(UserJson::from)
+                .ok_or(ApiError::NOT_FOUND)?;
+            audit::user_updated(conn, &ctx, &before, &after, password_set).await?;
+            Ok(after)
         })
         .await?;
-    Ok(tagged(
-        &req,
-        StatusCode::OK,
-        &identity(id),
-        &UserJson::from(user),
-    ))
+    Ok(tagged(&req, StatusCode::OK, &identity(id), &user))
 }
 
 /// Deletes the user.
@@ -288,17 +292,19 @@ pub async fn delete(
     let (agency, id) = path.into_inner();
     let precondition = Precondition::of(&req);
     require_agency(&state.core.db, caller.group_id, agency).await?;
+    let ctx = audit::of_caller(&req, &state.core, &caller);
     let mut conn = state.core.db.conn().await?;
     conn.transaction::<_, ApiError, _>(async |conn| {
         let current = db::lock_user(conn, agency, id)
             .await?
             .ok_or_else(|| precondition.gone(&identity(id), ApiError::NOT_FOUND))?;
-        precondition.check(&etag(current))?;
-        if db::delete_user(conn, agency, id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NOT_FOUND)
+        let before = UserJson::from(current);
+        precondition.check(&ETag::of(&identity(id), &before))?;
+        if !db::delete_user(conn, agency, id).await? {
+            return Err(ApiError::NOT_FOUND);
         }
+        audit::user_deleted(conn, &ctx, &before).await?;
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({})))

@@ -35,7 +35,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     };
     agency_svc::bootstrap::apply(&state, &config).await.unwrap();
     let mut conn = state.core.db.conn().await.unwrap();
-    let group = db::ensure_group(&mut conn, "Group One").await.unwrap();
+    let (group, _) = db::ensure_group(&mut conn, "Group One").await.unwrap();
     let agencies = db::agencies_of_group(&mut conn, group)
         .await
         .unwrap()

@@ -154,7 +154,7 @@ async fn a_405_names_the_methods_the_route_serves() {
     let routes = test_support::assert_405s_name_the_allowed_methods(&app.url("")).await;
     assert_eq!(
         routes,
-        4 + 5,
+        4 + 6,
         "the operations routes and the API's (routes/mod.rs)"
     );
 }

@@ -139,9 +139,12 @@ async fn a_revoked_client_gets_no_token_and_its_tokens_stop_within_5_seconds() {
     assert_eq!(app.get(&token, "/agencies").await.status(), 200);
     {
         let mut conn = app.state.core.db.conn().await.unwrap();
-        assert!(agency_svc::db::revoke_client(&mut conn, CLIENT_ID)
-            .await
-            .unwrap());
+        assert!(matches!(
+            agency_svc::db::revoke_client(&mut conn, CLIENT_ID)
+                .await
+                .unwrap(),
+            agency_svc::db::Revoked::Now { .. }
+        ));
     }
     let revoked_at = Instant::now();
     loop {
