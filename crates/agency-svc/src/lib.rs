@@ -25,16 +25,7 @@ pub async fn state(
     db: user_core::db::Db,
 ) -> anyhow::Result<state::AppState> {
     let jwt = settings.jwt_keys()?;
-    let window = settings.throttle.window;
-    let mut core = Core::new(settings, db, openapi::document());
-    // `login.throttled` once per login window: `Core::new` leaves the trail at its default
-    // window (15 min), so it is made again with `LOGIN_WINDOW_SECONDS` (not started yet).
-    core.audit = user_core::audit::Audit::new(
-        core.db.clone(),
-        std::sync::Arc::clone(&core.metrics),
-        core.settings.audit_retention_days,
-    )
-    .with_login_window(window);
+    let core = Core::new(settings, db, openapi::document());
     Ok(state::AppState::new(core, jwt))
 }
 

@@ -25,11 +25,7 @@ pub async fn state(
     db: user_core::db::Db,
 ) -> anyhow::Result<state::AppState> {
     let jwt = settings.jwt_keys()?;
-    let login_window = settings.throttle.window;
-    let mut core = Core::new(settings, db, openapi::document());
-    // `login.throttled` is recorded once per account and address per the throttle's own
-    // window (`LOGIN_WINDOW_SECONDS`), not the trail's default of 15 minutes.
-    core.audit = core.audit.with_login_window(login_window);
+    let core = Core::new(settings, db, openapi::document());
     Ok(state::AppState::new(core, jwt))
 }
 

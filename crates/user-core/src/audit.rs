@@ -322,6 +322,22 @@ impl Changes {
     }
 }
 
+/// The longest target id stored, in bytes: a login's target is the account as typed, and a
+/// btree entry cannot exceed about 2.7 kB (the insert, and with it the login, would fail).
+pub const MAX_TARGET_ID_BYTES: usize = 255;
+
+/// `id` cut to at most [`MAX_TARGET_ID_BYTES`] bytes, at a character boundary.
+fn capped(id: &str) -> &str {
+    if id.len() <= MAX_TARGET_ID_BYTES {
+        return id;
+    }
+    let mut end = MAX_TARGET_ID_BYTES;
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    &id[..end]
+}
+
 /// Records one event in the transaction of `conn` (call it inside the change's transaction:
 /// the event commits, or rolls back, with the change).
 pub async fn record(
@@ -344,7 +360,7 @@ pub async fn record(
     .bind::<Text, _>(&context.actor.kind)
     .bind::<Nullable<Text>, _>(context.actor.id.as_deref())
     .bind::<Text, _>(&target.kind)
-    .bind::<Text, _>(&target.id)
+    .bind::<Text, _>(capped(&target.id))
     .bind::<Nullable<Text>, _>(context.tenant.as_deref())
     .bind::<Nullable<Text>, _>(context.request_id.as_deref())
     .bind::<Nullable<Text>, _>(context.address.as_deref())
@@ -646,6 +662,12 @@ impl FeedQuery {
                         field,
                         message: format!("The {field} must be 1 to 255 characters."),
                     });
+                } else if raw.chars().any(char::is_control) {
+                    // Postgres refuses NUL in text: a 500 otherwise.
+                    errors.push(QueryError {
+                        field,
+                        message: format!("The {field} must not contain control characters."),
+                    });
                 } else if field == "action" {
                     feed.action = Some(raw.clone());
                 } else {
@@ -856,7 +878,7 @@ impl Audit {
                  WHERE target_id = $1 AND action = 'login.throttled' AND address = $2 \
                  AND time > now() - make_interval(secs => $3)) AS found",
             )
-            .bind::<Text, _>(&target.id)
+            .bind::<Text, _>(capped(&target.id))
             .bind::<Text, _>(&address)
             .bind::<diesel::sql_types::Double, _>(window.as_secs_f64())
             .get_result(conn)
@@ -1085,6 +1107,15 @@ mod tests {
     }
 
     #[test]
+    fn long_target_ids_are_cut_at_a_character_boundary() {
+        assert_eq!(capped("abc"), "abc");
+        let long = "é".repeat(200); // 400 bytes
+        let cut = capped(&long);
+        assert!(cut.len() <= MAX_TARGET_ID_BYTES && cut.len() >= MAX_TARGET_ID_BYTES - 1);
+        assert!(long.starts_with(cut));
+    }
+
+    #[test]
     fn with_and_password_changed() {
         let c = Changes::new()
             .with("group", None, Some(json!("admins")))
@@ -1139,5 +1170,10 @@ mod tests {
         assert!(q(&[("limit", "1001")]).is_err());
         assert!(q(&[("after", "x")]).is_err());
         assert!(q(&[("wait", "NaN")]).is_err());
+        assert!(
+            q(&[("action", "a\0b")]).is_err(),
+            "Postgres refuses NUL in text"
+        );
+        assert!(q(&[("target", "\n")]).is_err());
     }
 }

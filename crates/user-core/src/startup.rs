@@ -24,7 +24,12 @@ pub async fn prepare(
 ) -> anyhow::Result<Started> {
     let command = Command::parse(std::env::args().skip(1)).map_err(anyhow::Error::msg)?;
     let settings = config::from_env::<CommonConfig>()?.resolve(info)?;
-    crate::telemetry::init(settings.log_format, &settings.rust_log);
+    // An admin command's stdout is its output: its log lines go to stderr.
+    if matches!(command, Command::Admin(_)) {
+        crate::telemetry::init_on_stderr(settings.log_format, &settings.rust_log);
+    } else {
+        crate::telemetry::init(settings.log_format, &settings.rust_log);
+    }
     let db = Db::new(&settings)?;
     let started = Instant::now();
     loop {

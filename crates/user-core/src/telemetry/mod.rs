@@ -33,6 +33,16 @@ pub fn effective_filter(filter: &str) -> String {
 /// request pays a system call or a thread wakeup for its line (docs/performance.md). Nothing is
 /// dropped: past 8 MiB pending, logging waits. Call [`flush`] before exiting.
 pub fn init(format: LogFormat, filter: &str) {
+    init_to(format, filter, false);
+}
+
+/// [`init`], the lines written to stderr: for the `admin` commands, whose stdout is their
+/// output (`admin events` prints NDJSON that a pipe reads).
+pub fn init_on_stderr(format: LogFormat, filter: &str) {
+    init_to(format, filter, true);
+}
+
+fn init_to(format: LogFormat, filter: &str, stderr: bool) {
     let mut writer = WRITER
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -42,9 +52,14 @@ pub fn init(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(effective_filter(filter))
         .unwrap_or_else(|_| EnvFilter::new(effective_filter("info")));
     // Without a thread for the writer, the calling threads write their lines themselves.
-    let batch = BatchWriter::start(std::io::stdout(), "log-writer").ok();
+    let batch = if stderr {
+        BatchWriter::start(std::io::stderr(), "log-writer").ok()
+    } else {
+        BatchWriter::start(std::io::stdout(), "log-writer").ok()
+    };
     let sink = match &batch {
         Some(batch) => BoxMakeWriter::new(batch.line_sink()),
+        None if stderr => BoxMakeWriter::new(std::io::stderr),
         None => BoxMakeWriter::new(std::io::stdout),
     };
     let builder = tracing_subscriber::fmt()
