@@ -11,7 +11,8 @@
 //! - `user.group_added` / `user.group_removed` carry the user's `groups` (`from`/`to`, the whole
 //!   lists), and its `permissions` and `primary_group` when those moved with it;
 //! - `group.deleted` carries the group and `members` (`from`: the users who lost it); no event
-//!   per member.
+//!   per member (nor for the members of a group whose permissions change);
+//! - a sign-in event's actor and target are both the account as typed ([`typed_account`]).
 
 use crate::db::{Group, UserView};
 use crate::wire::{GroupJson, UserJson};

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
 mod account;
+mod audit;
 mod concurrency;
 mod groups;
 mod helpers;
