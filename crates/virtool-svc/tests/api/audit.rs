@@ -500,6 +500,8 @@ async fn sign_ins_are_recorded_with_the_account_as_typed() {
     assert_eq!(app.login("bob", "wrong-password").await.status(), 400);
     assert_eq!(app.login("Nobody", "wrong-password").await.status(), 400);
     assert_eq!(app.login("a\0b", "wrong-password").await.status(), 400);
+    let long = "q".repeat(300);
+    assert_eq!(app.login(&long, "wrong-password").await.status(), 400);
     // bob's account is throttled after 3 failures; every later attempt is 429, one event
     assert_eq!(app.login("bob", "wrong-password").await.status(), 400);
     assert_eq!(app.login("bob", "wrong-password").await.status(), 400);
@@ -508,6 +510,7 @@ async fn sign_ins_are_recorded_with_the_account_as_typed() {
     }
     assert_eq!(app.login("bob", PASSWORD).await.status(), 429);
     let (all, raw) = app.events_after(&admin, mark).await;
+    let cut = format!("{}…", "q".repeat(252));
     let got: Vec<_> = all
         .iter()
         .map(|e| {
@@ -524,6 +527,7 @@ async fn sign_ins_are_recorded_with_the_account_as_typed() {
             ("login.failed", "bob"),
             ("login.failed", "Nobody"),
             ("login.failed", "a\u{fffd}b"),
+            ("login.failed", cut.as_str()),
             ("login.failed", "bob"),
             ("login.failed", "bob"),
             ("login.throttled", "bob"),
