@@ -52,21 +52,9 @@ pub async fn user_updated(
     after: &UserJson,
     password_set: bool,
 ) -> Result<(), DbError> {
-    let target = Target::user(after.id);
-    let changes = Changes::updated(&compared(before), &compared(after));
-    if !changes.is_empty() {
-        let changes = if password_set {
-            changes.password_changed()
-        } else {
-            changes
-        };
-        record(conn, ctx, "user.updated", &target, changes).await?;
-    }
-    if password_set {
-        let changes = Changes::new().password_changed();
-        record(conn, ctx, "user.password_changed", &target, changes).await?;
-    }
-    Ok(())
+    let fields = Changes::updated(&compared(before), &compared(after));
+    user_core::audit::record_user_update(conn, ctx, &Target::user(after.id), fields, password_set)
+        .await
 }
 
 pub async fn user_deleted(

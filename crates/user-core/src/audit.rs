@@ -370,6 +370,32 @@ pub async fn record(
     Ok(())
 }
 
+/// The events of an update of a user (every service's rule): `user.updated` when a field
+/// other than the password changed (`fields`; with `"password": {"changed": true}` too when a
+/// password was set), then `user.password_changed` when a password was set. Nothing for an
+/// update that changed nothing.
+pub async fn record_user_update(
+    conn: &mut Conn,
+    context: &Context,
+    target: &Target,
+    fields: Changes,
+    password_set: bool,
+) -> Result<(), DbError> {
+    if !fields.is_empty() {
+        let changes = if password_set {
+            fields.password_changed()
+        } else {
+            fields
+        };
+        record(conn, context, "user.updated", target, changes).await?;
+    }
+    if password_set {
+        let changes = Changes::new().password_changed();
+        record(conn, context, "user.password_changed", target, changes).await?;
+    }
+    Ok(())
+}
+
 /// One event as the feed answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
@@ -681,6 +707,28 @@ impl FeedQuery {
             Err(errors)
         }
     }
+}
+
+/// `params(FeedParams)`: the feed's query, for the OpenAPI documents (the handler reads it
+/// with [`FeedQuery::parse`]).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only
+pub struct FeedParams {
+    /// Return events with ids above this one (default 0): the `next_after` of the last answer.
+    #[param(minimum = 0)]
+    after: Option<i64>,
+    /// At most this many events (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+    /// With nothing newer than `after`, hold the request up to this many seconds (0 to 30,
+    /// default 0) for an event.
+    #[param(minimum = 0, maximum = 30)]
+    wait: Option<f64>,
+    /// Only this action (exact), e.g. `user.updated`.
+    action: Option<String>,
+    /// Only events whose target has this id.
+    target: Option<String>,
 }
 
 /// A feed answer: `{"events": [...], "next_after": n}`.

@@ -126,26 +126,9 @@ pub async fn user_updated(
     other: Changes,
     password_set: bool,
 ) -> Result<(), DbError> {
-    let target = Target::user(id);
-    if password_set {
-        record(
-            conn,
-            context,
-            USER_PASSWORD_CHANGED,
-            &target,
-            Changes::new().password_changed(),
-        )
-        .await?;
-    }
-    if other.is_empty() {
-        return Ok(());
-    }
-    let changes = if password_set {
-        other.password_changed()
-    } else {
-        other
-    };
-    record(conn, context, USER_UPDATED, &target, changes).await
+    // user-core's rule records `user.updated` first, then `user.password_changed`.
+    user_core::audit::record_user_update(conn, context, &Target::user(id), other, password_set)
+        .await
 }
 
 /// `user.group_added` or `user.group_removed` (`action`), unless the membership did not change.

@@ -259,28 +259,6 @@ pub struct PatchGroupBody {
     pub permissions: Option<PermissionChanges>,
 }
 
-/// The feed's query (`GET /api/events`; documentation: the handler reads the parameters with
-/// `user_core::audit::FeedQuery::parse`).
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct FeedParams {
-    /// Return events with ids above this one (default 0): the `next_after` of the last answer.
-    #[param(minimum = 0)]
-    pub after: Option<i64>,
-    /// At most this many events (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// With nothing newer than `after`, hold the request up to this many seconds (0 to 30,
-    /// default 0) for an event.
-    #[param(minimum = 0, maximum = 30)]
-    pub wait: Option<f64>,
-    /// Only this action (exact), e.g. `user.updated`.
-    pub action: Option<String>,
-    /// Only events whose target has this id (a user or group id).
-    pub target: Option<String>,
-}
-
 fn password_rule(doc: &mut Document<'_>, raw: Option<&str>, min_chars: usize) -> Option<Password> {
     match Password::new(raw?, min_chars) {
         Ok(p) => Some(p),

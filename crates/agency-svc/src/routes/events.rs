@@ -7,18 +7,14 @@ use crate::state::AppState;
 use crate::wire;
 use actix_web::{web, HttpResponse};
 use std::collections::HashMap;
-use user_core::audit::FeedPage;
+use user_core::audit::{FeedPage, FeedParams};
 use user_core::laravel::{MessageJson, ValidationJson};
 
 /// The events of the caller's agency group after `after`, in id order; with `wait`, held until
 /// one arrives or `wait` passes. Pass `next_after` back as `after` to follow the feed.
 #[utoipa::path(get, path = "/events", tag = "events", security(("bearer" = [])),
     params(
-        ("after" = Option<i64>, Query, description = "Events with a larger id than this (default 0)"),
-        ("limit" = Option<i64>, Query, description = "1..=1000, default 100"),
-        ("wait" = Option<f64>, Query, description = "Seconds (0..=30, default 0) to hold the request while nothing is newer than `after`"),
-        ("action" = Option<String>, Query, description = "Only this action (exact), e.g. `user.updated`"),
-        ("target" = Option<String>, Query, description = "Only events of this target id"),
+        FeedParams,
     ),
     responses(
         (status = 200, body = FeedPage),

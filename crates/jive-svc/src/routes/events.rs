@@ -5,17 +5,13 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::{self, StatusJson};
 use actix_web::{web, HttpRequest, HttpResponse};
-use user_core::audit::FeedPage;
+use user_core::audit::{FeedPage, FeedParams};
 
 /// The org's events after `after`, in id order; with `wait`, held until one arrives. Org
 /// admins only.
 #[utoipa::path(get, path = "/api/events", tag = "events", security(("access_key" = [])),
     params(
-        ("after" = Option<i64>, Query, description = "An event id (default 0): the events after it. Pass back `next_after`"),
-        ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"),
-        ("wait" = Option<f64>, Query, description = "0 to 30 seconds (default 0): with nothing after `after`, hold the request until an event arrives or this passes"),
-        ("action" = Option<String>, Query, description = "Only this action (exact), e.g. `user.updated`"),
-        ("target" = Option<String>, Query, description = "Only events about this target id (a user or org id)"),
+        FeedParams,
     ),
     responses(
         (status = 200, description = "`{\"events\":[…],\"next_after\":n}`: `next_after` is the id of the last event returned, or `after`", body = FeedPage),

@@ -7,7 +7,7 @@ use crate::permissions::Permission;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use std::collections::HashMap;
-use user_core::audit::{FeedPage, FeedQuery};
+use user_core::audit::{FeedPage, FeedParams, FeedQuery};
 use user_core::laravel::{Errors, MessageJson, ValidationJson};
 
 /// The events of changes made through the partner, in id order, after `after`. Pass the
@@ -17,12 +17,7 @@ use user_core::laravel::{Errors, MessageJson, ValidationJson};
     security(("bearer" = [])),
     params(
         ("partner_id" = i64, Path, description = "The id of the partner"),
-        ("after" = Option<i64>, Query, description = "An event id (default 0): the events after it"),
-        ("limit" = Option<i64>, Query, description = "1..=1000, default 100"),
-        ("wait" = Option<f64>, Query,
-            description = "0..=30 seconds, default 0: with nothing newer than `after`, hold the request until an event arrives or this passes"),
-        ("action" = Option<String>, Query, description = "Only this action (exact)"),
-        ("target" = Option<String>, Query, description = "Only events of this target id"),
+        FeedParams,
     ),
     responses(
         (status = 200, description = "`{\"events\": [...], \"next_after\": n}`", body = FeedPage),

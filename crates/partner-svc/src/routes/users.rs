@@ -87,21 +87,8 @@ async fn record_update(
     after: &AuditedUser,
     password_set: bool,
 ) -> Result<(), DbError> {
-    let target = Target::user(id);
     let fields = Changes::updated(before, after);
-    if !fields.is_empty() {
-        let changes = if password_set {
-            fields.password_changed()
-        } else {
-            fields
-        };
-        audit::record(conn, context, "user.updated", &target, changes).await?;
-    }
-    if password_set {
-        let changes = Changes::new().password_changed();
-        audit::record(conn, context, "user.password_changed", &target, changes).await?;
-    }
-    Ok(())
+    audit::record_user_update(conn, context, &Target::user(id), fields, password_set).await
 }
 
 /// The users of a partner, a Laravel page at a time, optionally searched.

@@ -6,10 +6,10 @@ use crate::auth::Manager;
 use crate::cerberus::Errors;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wire::{ErrorJson, FeedParams, InvalidJson};
+use crate::wire::{ErrorJson, InvalidJson};
 use actix_web::{web, HttpResponse};
 use std::collections::HashMap;
-use user_core::audit::{FeedPage, FeedQuery};
+use user_core::audit::{FeedPage, FeedParams, FeedQuery};
 
 /// The events after `after`, in id order; with `wait`, held (without a database connection)
 /// until one arrives or `wait` seconds pass. Pass `next_after` back as `after` to follow.

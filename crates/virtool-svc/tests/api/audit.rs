@@ -216,13 +216,13 @@ async fn user_writes_record_who_what_and_only_what_changed() {
                 json!(only_password)
             ),
             (
-                json!("user.password_changed"),
-                json!({"password": {"changed": true}}),
+                json!("user.updated"),
+                json!({"force_reset": {"from": false, "to": true}, "password": {"changed": true}}),
                 json!(both)
             ),
             (
-                json!("user.updated"),
-                json!({"force_reset": {"from": false, "to": true}, "password": {"changed": true}}),
+                json!("user.password_changed"),
+                json!({"password": {"changed": true}}),
                 json!(both)
             ),
         ]
@@ -417,14 +417,14 @@ async fn the_reset_flow_records_the_password_change_by_the_user() {
         [
             (json!("login.succeeded"), kari.clone(), json!({})),
             (
-                json!("user.password_changed"),
-                kari.clone(),
-                json!({"password": {"changed": true}})
-            ),
-            (
                 json!("user.updated"),
                 kari.clone(),
                 json!({"force_reset": {"from": true, "to": false}, "password": {"changed": true}})
+            ),
+            (
+                json!("user.password_changed"),
+                kari.clone(),
+                json!({"password": {"changed": true}})
             ),
         ]
     );
