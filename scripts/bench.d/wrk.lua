@@ -9,6 +9,8 @@
 --                 unique in the run (creates); with BENCH_IDEMPOTENCY=1 also an
 --                 Idempotency-Key of that value; "{b}" becomes true and false in turn (a
 --                 boolean field that changes at every request of a connection)
+--   BENCH_PATHS   paths separated by spaces: each request of a connection takes the next one
+--                 (with BENCH_UNIQUE; writes spread over several rows)
 -- At the end it prints one machine-readable line:
 --   BENCH rps=<req/s> p50=<ms> p99=<ms> mean=<ms> requests=<n> errors=<n>
 -- where errors counts non-2xx/3xx answers, connect/read/write errors and timeouts.
@@ -19,6 +21,10 @@ local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "") or 0
 local extra = os.getenv("BENCH_HEADER") or ""
 local unique = os.getenv("BENCH_UNIQUE") or ""
 local keyed = os.getenv("BENCH_IDEMPOTENCY") == "1"
+local paths = {}
+for p in (os.getenv("BENCH_PATHS") or ""):gmatch("%S+") do
+    table.insert(paths, p)
+end
 
 wrk.method = method
 if auth ~= "" then
@@ -52,7 +58,11 @@ if unique ~= "" then
             headers["Idempotency-Key"] = id
         end
         local flag = (n % 2 == 0) and "true" or "false"
-        return wrk.format(nil, nil, headers, (body:gsub("{n}", id):gsub("{b}", flag)))
+        local path = nil
+        if #paths > 0 then
+            path = paths[(n + tid) % #paths + 1]
+        end
+        return wrk.format(nil, path, headers, (body:gsub("{n}", id):gsub("{b}", flag)))
     end
 end
 

@@ -72,7 +72,7 @@ const PRUNE_BATCH: i64 = 1000;
 /// process looks at the last id if no notification came.
 const TICK: Duration = Duration::from_secs(1);
 /// The pause of the hub after a sequencer run that numbered events (see [`hub`]).
-const BATCH_GAP: Duration = Duration::from_millis(5);
+const BATCH_GAP: Duration = Duration::from_millis(20);
 /// How often the hub deletes events older than `AUDIT_RETENTION_DAYS`.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// The second half of the advisory lock keys (the first is `hashtext(current_schema())`).
@@ -322,6 +322,24 @@ impl Changes {
     }
 }
 
+/// The columns [`record`] writes (the table is each service's migration's).
+mod table {
+    diesel::table! {
+        audit_events (seq) {
+            seq -> BigInt,
+            action -> Text,
+            actor_type -> Text,
+            actor_id -> Nullable<Text>,
+            target_type -> Text,
+            target_id -> Text,
+            tenant -> Nullable<Text>,
+            request_id -> Nullable<Text>,
+            address -> Nullable<Text>,
+            changes -> Jsonb,
+        }
+    }
+}
+
 /// The longest target id stored, in bytes: a login's target is the account as typed, and a
 /// btree entry cannot exceed about 2.7 kB (the insert, and with it the login, would fail).
 pub const MAX_TARGET_ID_BYTES: usize = 255;
@@ -351,22 +369,23 @@ pub async fn record(
     if cfg!(feature = "bench-no-audit") {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO audit_events \
-         (action, actor_type, actor_id, target_type, target_id, tenant, request_id, address, changes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind::<Text, _>(action)
-    .bind::<Text, _>(&context.actor.kind)
-    .bind::<Nullable<Text>, _>(context.actor.id.as_deref())
-    .bind::<Text, _>(&target.kind)
-    .bind::<Text, _>(capped(&target.id))
-    .bind::<Nullable<Text>, _>(context.tenant.as_deref())
-    .bind::<Nullable<Text>, _>(context.request_id.as_deref())
-    .bind::<Nullable<Text>, _>(context.address.as_deref())
-    .bind::<Jsonb, _>(changes.into_value())
-    .execute(conn)
-    .await?;
+    use diesel::ExpressionMethods;
+    use table::audit_events as e;
+    // The query builder's form, not SQL text: its statement is prepared once per connection.
+    diesel::insert_into(e::table)
+        .values((
+            e::action.eq(action),
+            e::actor_type.eq(&context.actor.kind),
+            e::actor_id.eq(context.actor.id.as_deref()),
+            e::target_type.eq(&target.kind),
+            e::target_id.eq(capped(&target.id)),
+            e::tenant.eq(context.tenant.as_deref()),
+            e::request_id.eq(context.request_id.as_deref()),
+            e::address.eq(context.address.as_deref()),
+            e::changes.eq(changes.into_value()),
+        ))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -513,12 +532,19 @@ pub async fn sequence(conn: &mut Conn) -> Result<Sequenced, DbError> {
             by_action: Vec::new(),
         });
     }
+    number(conn).await
+}
+
+/// [`sequence`] without its first look: one transaction (the lock, then one statement that
+/// numbers, counts and notifies). For the hub after a write, when there is something to number.
+pub async fn number(conn: &mut Conn) -> Result<Sequenced, DbError> {
     conn.transaction::<_, DbError, _>(async |conn| {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)")
             .bind::<Integer, _>(SEQUENCER_LOCK)
             .execute(conn)
             .await?;
         // A statement of its own, after the lock: its snapshot sees every run before it.
+        // Numbers the batch, counts it by action and notifies the last id, in one statement.
         let numbered: Vec<Numbered> = diesel::sql_query(
             "WITH batch AS ( \
                  SELECT seq FROM audit_events WHERE id IS NULL ORDER BY seq LIMIT $1), \
@@ -526,22 +552,27 @@ pub async fn sequence(conn: &mut Conn) -> Result<Sequenced, DbError> {
                  SELECT seq, nextval('audit_event_ids') AS id FROM batch ORDER BY seq), \
              done AS ( \
                  UPDATE audit_events e SET id = numbered.id FROM numbered \
-                 WHERE e.seq = numbered.seq RETURNING e.id, e.action) \
-             SELECT action, count(*) AS n, max(id) AS last FROM done GROUP BY action",
+                 WHERE e.seq = numbered.seq RETURNING e.id, e.action), \
+             counted AS ( \
+                 SELECT action, count(*) AS n, max(id) AS last FROM done GROUP BY action) \
+             SELECT action, n, last, \
+                    pg_notify('audit_' || current_schema(), (SELECT max(last) FROM counted)::text) \
+                        IS NULL AS notified \
+             FROM counted",
         )
         .bind::<BigInt, _>(SEQUENCE_BATCH)
         .load(conn)
         .await?;
-        let last = numbered.iter().map(|n| n.last).max();
-        let last = match last {
-            Some(last) => {
-                diesel::sql_query("SELECT pg_notify('audit_' || current_schema(), $1)")
-                    .bind::<Text, _>(last.to_string())
-                    .execute(conn)
-                    .await?;
-                last
+        let last = match numbered.iter().map(|n| n.last).max() {
+            Some(last) => last,
+            None => {
+                let max: Pending = diesel::sql_query(
+                    "SELECT false AS pending, coalesce(max(id), 0) AS last FROM audit_events",
+                )
+                .get_result(conn)
+                .await?;
+                max.last
             }
-            None => pending.last,
         };
         Ok(Sequenced {
             last,
@@ -1022,10 +1053,17 @@ async fn hub(audit: Weak<Inner>) {
     let mut failures = 0u32;
     loop {
         let Some(inner) = audit.upgrade() else { return };
-        let _ = tokio::time::timeout(TICK, inner.kick.notified()).await;
+        let kicked = tokio::time::timeout(TICK, inner.kick.notified())
+            .await
+            .is_ok();
         let outcome = async {
             let mut conn = inner.db.conn().await?;
-            sequence(&mut conn).await
+            // kicked after a write: there is something to number; on the tick, look first
+            if kicked {
+                number(&mut conn).await
+            } else {
+                sequence(&mut conn).await
+            }
         }
         .await;
         match outcome {
