@@ -1,12 +1,10 @@
 //! `jive-svc admin …`: the operators' commands. Their changes are recorded in the audit trail
-//! as the operator's (`Context::operator()`), in the org they concern.
+//! as the operator's ([`audit::operator`]), in the org they concern.
 
-use crate::wire::{OrgJson, UserJson};
-use crate::{db, ids};
+use crate::{audit, db, ids};
 use anyhow::{anyhow, bail};
 use diesel_async::AsyncConnection;
 use serde_json::{json, Value};
-use user_core::audit::{self, Changes, Context, Target};
 use user_core::db::{Db, DbError};
 use user_core::password::PasswordHasher;
 use user_core::values::{Email, Password};
@@ -29,7 +27,7 @@ fn permissions(flag: Option<&str>) -> anyhow::Result<Value> {
 pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if let ["events", rest @ ..] = args.as_slice() {
-        return audit::cli(database, rest).await;
+        return user_core::audit::cli(database, rest).await;
     }
     let mut conn = database.conn().await?;
     match args.as_slice() {
@@ -39,11 +37,10 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
                 bail!("the org name must not be empty");
             }
             let id = ids::object_id();
-            let ctx = Context::operator().in_tenant(&id);
+            let ctx = audit::operator(&id);
             conn.transaction::<_, DbError, _>(async |conn| {
                 db::create_org(conn, &id, name).await?;
-                let created = Changes::created(&OrgJson { id: &id, name });
-                audit::record(conn, &ctx, "org.created", &Target::new("org", &id), created).await
+                audit::org_created(conn, &ctx, &id, name).await
             })
             .await?;
             println!("{id}");
@@ -67,13 +64,11 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
                 access_key: access_key.clone(),
                 user_permissions,
             };
-            let ctx = Context::operator().in_tenant(org);
+            let ctx = audit::operator(org);
             let user = conn
                 .transaction::<_, DbError, _>(async |conn| {
                     let user = db::insert_user(conn, new).await?;
-                    let created = Changes::created(&UserJson::audited(user.clone()));
-                    audit::record(conn, &ctx, "user.created", &Target::user(&user.id), created)
-                        .await?;
+                    audit::user_created(conn, &ctx, &user).await?;
                     Ok(user)
                 })
                 .await
@@ -90,7 +85,7 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
     }
     // Number the new event now, so that followers see it at once (a running service's hub
     // would within a second).
-    if let Err(e) = audit::sequence(&mut conn).await {
+    if let Err(e) = user_core::audit::sequence(&mut conn).await {
         tracing::warn!(error = %e, "audit: the event is numbered by the service later");
     }
     Ok(())

@@ -2,12 +2,10 @@
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::wire::{OrgJson, UserJson};
-use crate::{db, ids};
+use crate::{audit, db, ids};
 use anyhow::bail;
 use diesel_async::AsyncConnection;
 use serde_json::json;
-use user_core::audit::{self, Changes, Context, Target};
 use user_core::db::DbError;
 use user_core::values::{Email, Password};
 
@@ -75,16 +73,11 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
 }
 
 async fn create(state: &AppState, plan: Plan) -> anyhow::Result<()> {
-    let ctx = Context::operator().in_tenant(&plan.org_id);
+    let ctx = audit::operator(&plan.org_id);
     let mut conn = state.core.db.conn().await?;
     conn.transaction::<_, DbError, _>(async |conn| {
         if db::ensure_org(conn, &plan.org_id, BOOTSTRAP_ORG_NAME).await? {
-            let org = OrgJson {
-                id: &plan.org_id,
-                name: BOOTSTRAP_ORG_NAME,
-            };
-            let target = Target::new("org", &plan.org_id);
-            audit::record(conn, &ctx, "org.created", &target, Changes::created(&org)).await?;
+            audit::org_created(conn, &ctx, &plan.org_id, BOOTSTRAP_ORG_NAME).await?;
         }
         Ok(())
     })
@@ -116,8 +109,7 @@ async fn create(state: &AppState, plan: Plan) -> anyhow::Result<()> {
         let created = conn
             .transaction::<_, DbError, _>(async |conn| {
                 let user = db::insert_user(conn, new).await?;
-                let created = Changes::created(&UserJson::audited(user.clone()));
-                audit::record(conn, &ctx, "user.created", &Target::user(&user.id), created).await?;
+                audit::user_created(conn, &ctx, &user).await?;
                 Ok(user)
             })
             .await;

@@ -1,5 +1,6 @@
 //! The user calls of an org: list, create, get, update, reset, delete.
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::db::{self, NewUser, Principal, User, UserChanges};
 use crate::error::ApiError;
@@ -12,7 +13,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde_json::{Map, Value};
-use user_core::audit::{self, Actor, Changes, Context, Target};
 use user_core::http::conditional::{tagged, ETag, Precondition};
 use user_core::http::{stream, Problem};
 use user_core::idempotency::{self, Answer};
@@ -98,11 +98,6 @@ fn vary(mut response: HttpResponse) -> HttpResponse {
             .append(header::VARY, HeaderValue::from_static("Authorization"));
     }
     response
-}
-
-/// The audit context of a write by `caller`: the access key's user, in its org.
-fn context(req: &HttpRequest, state: &AppState, caller: &Caller) -> Context {
-    Context::of(req, &state.core, Actor::user(&caller.user_id)).in_tenant(&caller.org_id)
 }
 
 /// 403 when the caller may not act on `user` ([`permissions::may_modify`]).
@@ -243,13 +238,12 @@ pub async fn create(
             };
             let id = new.id.clone();
             let location = state.core.location(&req, &["api", "users", &id]);
-            let ctx = context(&req, &state, &caller);
+            let ctx = audit::of_caller(&req, &state.core, &caller);
             let mut conn = state.core.db.conn().await?;
             let answer = conn
                 .transaction::<_, ApiError, _>(async |conn| {
                     let user = db::insert_user(conn, new).await.map_err(email_taken_or)?;
-                    let created = Changes::created(&UserJson::audited(user.clone()));
-                    audit::record(conn, &ctx, "user.created", &Target::user(&id), created).await?;
+                    audit::user_created(conn, &ctx, &user).await?;
                     let answer = Answer::json(StatusCode::OK, &StatusJson::ok("User created"))
                         .with_location(location)
                         .with_etag(&etag(user, &caller));
@@ -370,7 +364,7 @@ pub async fn update(
         )));
     }
     changes.updated_at = Some(chrono::Utc::now());
-    let ctx = context(&req, &state, &caller);
+    let ctx = audit::of_caller(&req, &state.core, &caller);
     let mut conn = state.core.db.conn().await?;
     let user = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -379,21 +373,7 @@ pub async fn update(
                 .await
                 .map_err(email_taken_or)?
                 .ok_or(ApiError::UserNotFound)?;
-            // only the fields whose values changed (none: the values sent were the stored ones)
-            let changed = Changes::updated(
-                &UserJson::audited(before),
-                &UserJson::audited(after.clone()),
-            );
-            if !changed.is_empty() {
-                audit::record(
-                    conn,
-                    &ctx,
-                    "user.updated",
-                    &Target::user(&after.id),
-                    changed,
-                )
-                .await?;
-            }
+            audit::user_updated(conn, &ctx, &before, &after).await?;
             Ok(after)
         })
         .await?;
@@ -437,7 +417,7 @@ pub async fn reset(
     let password = wire::new_password(&body).map_err(ApiError::BadRequest)?;
     check_may_modify(&caller, &existing)?;
     let hash = state.core.hasher.hash(&password).await?;
-    let ctx = context(&req, &state, &caller);
+    let ctx = audit::of_caller(&req, &state.core, &caller);
     let mut conn = state.core.db.conn().await?;
     let user = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -445,15 +425,7 @@ pub async fn reset(
             if !db::set_password(conn, &caller.org_id, &existing.id, &hash).await? {
                 return Err(ApiError::UserNotFound);
             }
-            let changed = Changes::new().password_changed();
-            audit::record(
-                conn,
-                &ctx,
-                "user.password_changed",
-                &Target::user(&current.id),
-                changed,
-            )
-            .await?;
+            audit::password_changed(conn, &ctx, &current).await?;
             Ok(current)
         })
         .await?;
@@ -488,7 +460,7 @@ pub async fn delete(
         return Err(ApiError::invalid("You cannot delete your own user"));
     }
     check_may_modify(&caller, &existing)?;
-    let ctx = context(&req, &state, &caller);
+    let ctx = audit::of_caller(&req, &state.core, &caller);
     let mut conn = state.core.db.conn().await?;
     let key = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -496,15 +468,7 @@ pub async fn delete(
             let key = db::delete_user(conn, &caller.org_id, &existing.id)
                 .await?
                 .ok_or(ApiError::UserNotFound)?;
-            let deleted = Changes::deleted(&UserJson::audited(before));
-            audit::record(
-                conn,
-                &ctx,
-                "user.deleted",
-                &Target::user(&existing.id),
-                deleted,
-            )
-            .await?;
+            audit::user_deleted(conn, &ctx, &before).await?;
             Ok(key)
         })
         .await?;
