@@ -1,10 +1,9 @@
 //! `partner-svc admin …`: the operators' commands.
 
+use crate::audit;
 use crate::db;
-use crate::wire::PartnerJson;
 use anyhow::{anyhow, bail};
 use diesel_async::AsyncConnection;
-use user_core::audit::{self, Changes, Context, Target};
 use user_core::db::{Db, DbError};
 
 const USAGE: &str =
@@ -19,7 +18,7 @@ pub async fn run(database: &Db, args: &[String]) -> anyhow::Result<()> {
             println!("{id}");
             Ok(())
         }
-        ["events", rest @ ..] => audit::cli(database, rest).await,
+        ["events", rest @ ..] => user_core::audit::cli(database, rest).await,
         _ => bail!(USAGE),
     }
 }
@@ -34,7 +33,7 @@ pub async fn create_partner(database: &Db, name: &str) -> anyhow::Result<i64> {
     let mut conn = database.conn().await?;
     conn.transaction::<_, DbError, _>(async |conn| {
         let id = db::create_partner(conn, name).await?;
-        record_partner_created(conn, id, name).await?;
+        audit::partner_created(conn, id, name).await?;
         Ok(id)
     })
     .await
@@ -45,25 +44,4 @@ pub async fn create_partner(database: &Db, name: &str) -> anyhow::Result<i64> {
             e.into()
         }
     })
-}
-
-/// `partner.created` for the partner `id` named `name`, by the operator (the admin command or
-/// bootstrap), in the new partner: call it in the transaction that created it.
-pub async fn record_partner_created(
-    conn: &mut user_core::db::Conn,
-    id: i64,
-    name: &str,
-) -> Result<(), DbError> {
-    let repr = PartnerJson {
-        id,
-        name: name.to_owned(),
-    };
-    audit::record(
-        conn,
-        &Context::operator().in_tenant(id),
-        "partner.created",
-        &Target::new("partner", id),
-        Changes::created(&repr),
-    )
-    .await
 }

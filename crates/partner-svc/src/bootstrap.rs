@@ -1,14 +1,12 @@
 //! First partners and the super admin from `BOOTSTRAP_*`, applied idempotently at start.
 
-use crate::admin;
+use crate::audit;
 use crate::config::{Config, INFO};
 use crate::db::{self, NewUser};
 use crate::permissions::{names, Permission};
 use crate::state::AppState;
-use crate::wire::AuditedUser;
 use anyhow::{bail, Context};
 use diesel_async::AsyncConnection;
-use user_core::audit::{self, Changes, Context as AuditContext, Target};
 use user_core::db::DbError;
 use user_core::values::{Email, Password, DEFAULT_MIN_PASSWORD_CHARS};
 
@@ -25,7 +23,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
     for name in &partners {
         conn.transaction::<_, DbError, _>(async |conn| {
             if let Some(id) = db::create_partner_if_missing(conn, name).await? {
-                admin::record_partner_created(conn, id, name).await?;
+                audit::partner_created(conn, id, name).await?;
             }
             Ok(())
         })
@@ -62,15 +60,7 @@ pub async fn apply(state: &AppState, config: &Config) -> anyhow::Result<()> {
                         let Some(user) = db::insert_unattached(conn, new).await? else {
                             return Ok(false);
                         };
-                        let repr = AuditedUser::new(&user, &permissions);
-                        audit::record(
-                            conn,
-                            &AuditContext::operator(),
-                            "user.created",
-                            &Target::user(user.id),
-                            Changes::created(&repr),
-                        )
-                        .await?;
+                        audit::user_created(conn, &audit::operator(), &user, &permissions).await?;
                         Ok(true)
                     })
                     .await?;

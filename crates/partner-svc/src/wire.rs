@@ -1,7 +1,7 @@
 //! The API's JSON: what it sends, and the checked form of what it receives.
 
 use crate::db::{Partner, User};
-use crate::permissions::{from_names, names, Permission, Permissions};
+use crate::permissions::{Permission, Permissions};
 use serde::Serialize;
 use serde_json::Value;
 use user_core::laravel::{confirmed_password_rule, email_rule, text_rule, Errors, Field};
@@ -30,31 +30,6 @@ impl From<User> for UserJson {
             first_name: u.first_name,
             last_name: u.last_name,
             email: u.email,
-        }
-    }
-}
-
-/// A user as the audit trail records it (`user.created`, `user.updated`, `user.deleted`): the
-/// JSON a GET answers plus the user's permissions (in the order of `Permission::ALL`), which a
-/// GET does not show but a create or an update sets. Never the password or its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditedUser {
-    pub id: i64,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub permissions: Vec<String>,
-}
-
-impl AuditedUser {
-    /// `user` holding the stored permission names `permissions` (in any order).
-    pub fn new(user: &User, permissions: &[String]) -> Self {
-        Self {
-            id: user.id,
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            email: user.email.clone(),
-            permissions: names(&from_names(permissions)),
         }
     }
 }

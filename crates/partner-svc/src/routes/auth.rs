@@ -1,5 +1,6 @@
 //! `POST /api/internal/v1/auth/login`: a bearer token for a user's email and password.
 
+use crate::audit;
 use crate::auth::TokenClaims;
 use crate::db;
 use crate::error::ApiError;
@@ -7,18 +8,8 @@ use crate::state::AppState;
 use crate::wire::{LoginBody, LoginInput, TokenData, TokenJson};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
-use user_core::audit::{Actor, Context, Target};
 use user_core::http::Problem;
 use user_core::laravel::{MessageJson, ValidationJson};
-
-/// The actor of a sign-in that has no user yet (failed, throttled): a user, id null; the
-/// account as typed is the event's target.
-fn anonymous() -> Actor {
-    Actor {
-        kind: "user".to_owned(),
-        id: None,
-    }
-}
 
 /// Logs a user in (failed attempts are throttled per account and address).
 #[utoipa::path(post, path = "/api/internal/v1/auth/login", tag = "auth",
@@ -43,8 +34,8 @@ pub async fn login(
     let account = input.email.to_lowercase();
     let address = core.client_ip(&req);
     // Sign-in events belong to no partner (tenant null): see docs/partner.md.
-    let anonymous = Context::of(&req, core, anonymous());
-    let typed = Target::user(&input.email);
+    let anonymous = audit::anonymous(&req, core);
+    let typed = audit::typed_account(&input.email);
     if let Err(wait) = core.throttle.check(&account, address) {
         // Recorded at most once per account and address per window; a failure to record
         // does not turn the refusal into a 503.
@@ -77,9 +68,9 @@ pub async fn login(
                     tracing::error!(error = %e, "token signing failed");
                     ApiError::INTERNAL
                 })?;
-            let context = Context::of(&req, core, Actor::user(user.id));
+            let (context, target) = audit::signed_in(&req, core, user.id);
             core.audit
-                .login(&context, "login.succeeded", &Target::user(user.id))
+                .login(&context, "login.succeeded", &target)
                 .await?;
             tracing::info!(user = user.id, "login succeeded");
             Ok(HttpResponse::Ok()

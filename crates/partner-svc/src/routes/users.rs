@@ -1,5 +1,6 @@
 //! The user calls of a partner.
 
+use crate::audit;
 use crate::auth::{path_id, Caller};
 use crate::db::{self, Detached, NewUser, UserChanges};
 use crate::error::{ApiError, DELETE_SELF};
@@ -7,15 +8,14 @@ use crate::page::PageQuery;
 use crate::permissions::{from_names, names, Permission, Permissions};
 use crate::state::AppState;
 use crate::wire::{
-    AuditedUser, CreateBody, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput,
-    UserData, UserJson, UserPage,
+    CreateBody, NewUserInput, PartnerJson, PartnersData, UpdateBody, UserChangesInput, UserData,
+    UserJson, UserPage,
 };
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use user_core::audit::{self, Actor, Changes, Context, Target};
 use user_core::db::DbError;
 use user_core::http::conditional::{tagged, ETag, Precondition};
 use user_core::http::{Failure, Problem};
@@ -68,27 +68,6 @@ fn or_email_taken(e: DbError) -> ApiError {
 
 fn is_unique_violation(e: &ApiError) -> bool {
     matches!(e, ApiError::Failure(Failure::Db(e)) if e.is_unique_violation())
-}
-
-/// Who changes what through `partner` in this request, for its audit events.
-fn audit_context(req: &HttpRequest, state: &AppState, caller: &Caller, partner: i64) -> Context {
-    Context::of(req, &state.core, Actor::user(caller.user_id)).in_tenant(partner)
-}
-
-/// The events of an update of user `id` from `before` to `after`, in the update's transaction:
-/// `user.password_changed` when a password was set; `user.updated` with the fields that
-/// changed (and the password, when it was set too) when any did. Nothing for an update that
-/// changed nothing.
-async fn record_update(
-    conn: &mut user_core::db::Conn,
-    context: &Context,
-    id: i64,
-    before: &AuditedUser,
-    after: &AuditedUser,
-    password_set: bool,
-) -> Result<(), DbError> {
-    let fields = Changes::updated(before, after);
-    audit::record_user_update(conn, context, &Target::user(id), fields, password_set).await
 }
 
 /// The users of a partner, a Laravel page at a time, optionally searched.
@@ -164,7 +143,7 @@ pub async fn create(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = caller.enter(&state, &path, Permission::UsersCreate).await?;
-    let context = audit_context(&req, &state, &caller, partner);
+    let context = audit::of_caller(&req, &state.core, &caller, partner);
     let keyed = idempotency::key_of(&req).map_err(Problem::from)?;
     let ttl = state.core.settings.idempotency_ttl_seconds;
     idempotency::run(
@@ -191,16 +170,7 @@ pub async fn create(
                             if !db::attach(conn, partner, id).await? {
                                 return Err(ApiError::taken("email"));
                             }
-                            let changes =
-                                Changes::new().with("partner", None, Some(partner.into()));
-                            audit::record(
-                                conn,
-                                &context,
-                                "user.attached",
-                                &Target::user(id),
-                                changes,
-                            )
-                            .await?;
+                            audit::user_attached(conn, &context, id, partner).await?;
                             let answer = created(StatusCode::OK, user);
                             idempotency::complete(ticket, conn, &answer).await?;
                             Ok(answer)
@@ -231,15 +201,7 @@ pub async fn create(
                     .transaction::<_, ApiError, _>(async |conn| {
                         let user = db::add_member(conn, partner, new).await?;
                         let id = user.id;
-                        let repr = AuditedUser::new(&user, &permissions);
-                        audit::record(
-                            conn,
-                            &context,
-                            "user.created",
-                            &Target::user(id),
-                            Changes::created(&repr),
-                        )
-                        .await?;
+                        audit::user_created(conn, &context, &user, &permissions).await?;
                         let answer = created(StatusCode::CREATED, user);
                         idempotency::complete(ticket, conn, &answer).await?;
                         Ok((id, answer))
@@ -378,7 +340,7 @@ pub async fn update(
         updated_at: Some(chrono::Utc::now()),
     };
     let id = user.id;
-    let context = audit_context(&req, &state, &caller, partner);
+    let context = audit::of_caller(&req, &state.core, &caller, partner);
     let password_set = changes.password_hash.is_some();
     let new_permissions = changes.permissions.clone();
     let mut conn = state.core.db.conn().await?;
@@ -394,12 +356,16 @@ pub async fn update(
                 .await
                 .map_err(or_email_taken)?
                 .ok_or(ApiError::NOT_FOUND)?;
-            let before = AuditedUser::new(&current.user, &current.permissions);
-            let after = AuditedUser::new(
+            let permissions = new_permissions.as_deref().unwrap_or(&current.permissions);
+            audit::user_updated(
+                conn,
+                &context,
+                &current,
                 &updated,
-                new_permissions.as_deref().unwrap_or(&current.permissions),
-            );
-            record_update(conn, &context, id, &before, &after, password_set).await?;
+                permissions,
+                password_set,
+            )
+            .await?;
             Ok(updated)
         })
         .await?;
@@ -437,7 +403,7 @@ pub async fn delete(
     if user == caller.user_id {
         return Err(ApiError::Forbidden(DELETE_SELF));
     }
-    let context = audit_context(&req, &state, &caller, partner);
+    let context = audit::of_caller(&req, &state.core, &caller, partner);
     let mut conn = state.core.db.conn().await?;
     // The user row is locked first, so a concurrent attach cannot be lost, and the tag
     // If-Match is compared with is the user's as it is now.
@@ -449,18 +415,11 @@ pub async fn delete(
             let tag = etag(&current.user);
             precondition.check(&tag)?;
             let outcome = db::remove_member(conn, partner, &current).await?;
-            let (action, changes) = match outcome {
+            match outcome {
                 Detached::NotMember => return Err(ApiError::NOT_FOUND),
-                Detached::Removed => (
-                    "user.detached",
-                    Changes::new().with("partner", Some(partner.into()), None),
-                ),
-                Detached::Deleted => (
-                    "user.deleted",
-                    Changes::deleted(&AuditedUser::new(&current.user, &current.permissions)),
-                ),
-            };
-            audit::record(conn, &context, action, &Target::user(user), changes).await?;
+                Detached::Removed => audit::user_detached(conn, &context, user, partner).await?,
+                Detached::Deleted => audit::user_deleted(conn, &context, &current).await?,
+            }
             Ok((outcome, tag))
         })
         .await?;
