@@ -20,7 +20,7 @@ from pathlib import Path
 CORE = [
     "lib.rs", "main.rs", "config.rs", "state.rs", "app.rs", "routes/mod.rs", "openapi.rs",
     "auth.rs", "permissions.rs", "error.rs", "wire.rs", "db/mod.rs", "db/schema.rs",
-    "bootstrap.rs", "admin.rs",
+    "bootstrap.rs", "admin.rs", "audit.rs", "routes/events.rs",
 ]
 
 
