@@ -197,3 +197,114 @@ async fn another_agency_group_gets_404_everywhere_and_changes_nothing() {
         "the victim's rows are unchanged"
     );
 }
+
+/// A replica of the service on `db` (migrated and bootstrapped already) with these keys.
+async fn replica(
+    db: &test_support::TestDb,
+    secret: &str,
+    previous: &str,
+) -> test_support::TestServer {
+    let settings = test_support::settings(
+        agency_svc::INFO,
+        db,
+        &[("JWT_SECRET", secret), ("JWT_PREVIOUS_SECRETS", previous)],
+    );
+    let database = user_core::db::Db::new(&settings).unwrap();
+    let state = agency_svc::state(settings, database).await.unwrap();
+    test_support::spawn(move || agency_svc::app::build(state.clone()))
+}
+
+/// A token from `server`'s token endpoint.
+async fn token_from(http: &reqwest::Client, server: &test_support::TestServer) -> String {
+    let res = http
+        .post(server.url("/oauth/token"))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                      "client_secret": helpers::CLIENT_SECRET}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    json(res).await["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The status `server` answers `GET /agencies` with `token`.
+async fn status_with(
+    http: &reqwest::Client,
+    server: &test_support::TestServer,
+    token: &str,
+) -> u16 {
+    http.get(server.url("/agencies"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// JWT key rotation (`common.md`, "JWT"; the runbook in docs/deploy.md) on two replicas of one
+/// database, restarted one at a time in each step: at every moment, every token issued so far
+/// by any replica is accepted by every replica running, so nobody is logged out; tokens issued
+/// after the switch carry the new key's `kid`; once the old key is dropped its tokens are
+/// refused; a token whose `kid` names no configured key never passes.
+#[tokio::test]
+async fn rotating_the_jwt_key_on_two_replicas_one_at_a_time_logs_nobody_out() {
+    let _shared = QUIET.read().await;
+    const OLD: &str = test_support::TEST_JWT_SECRET;
+    const NEW: &str = "the-next-jwt-secret-0123456789abcdef";
+    let app = spawn_app().await; // its database, migrated and bootstrapped; the old key
+    let http = test_support::client();
+    let mut tokens = vec![token_from(&http, &app.server).await];
+    // (JWT_SECRET, JWT_PREVIOUS_SECRETS) of each step, each rolled to the two replicas in turn
+    let steps = [(OLD, ""), (OLD, NEW), (NEW, OLD)];
+    let mut replicas = [
+        replica(&app.db, OLD, "").await,
+        replica(&app.db, OLD, "").await,
+    ];
+    for (n, (secret, previous)) in steps.iter().enumerate().skip(1) {
+        for which in 0..2 {
+            replicas[which].stop().await;
+            replicas[which] = replica(&app.db, secret, previous).await;
+            tokens.push(token_from(&http, &replicas[which]).await);
+            for (t, token) in tokens.iter().enumerate() {
+                for (r, server) in replicas.iter().enumerate() {
+                    assert_eq!(
+                        status_with(&http, server, token).await,
+                        200,
+                        "step {n}, replica {which} rolled: token {t} on replica {r}"
+                    );
+                }
+            }
+        }
+    }
+    let kid = |token: &str| forge::header_of(token)["kid"].as_str().map(str::to_owned);
+    assert_eq!(
+        kid(&tokens[0]),
+        Some(user_core::jwt::kid_of(OLD.as_bytes()))
+    );
+    assert_eq!(
+        kid(tokens.last().unwrap()),
+        Some(user_core::jwt::kid_of(NEW.as_bytes())),
+        "issued after the switch: the new key"
+    );
+    // one TTL later the old key is dropped: its tokens are refused, the new ones are not
+    let done = replica(&app.db, NEW, "").await;
+    assert_eq!(status_with(&http, &done, &tokens[0]).await, 401);
+    assert_eq!(status_with(&http, &done, tokens.last().unwrap()).await, 200);
+    // a forged kid, signed with the real key: refused
+    let claims = forge::claims_of(tokens.last().unwrap());
+    let forged = forge::sign(
+        &json!({"alg": "HS256", "typ": "JWT", "kid": "0123456789abcdef"}),
+        &claims,
+        NEW.as_bytes(),
+    );
+    assert_eq!(status_with(&http, &done, &forged).await, 401);
+    let right = forge::sign(
+        &json!({"alg": "HS256", "typ": "JWT", "kid": user_core::jwt::kid_of(NEW.as_bytes())}),
+        &claims,
+        NEW.as_bytes(),
+    );
+    assert_eq!(status_with(&http, &done, &right).await, 200, "the control");
+}

@@ -1113,3 +1113,96 @@ async fn a_follower_on_one_replica_sees_the_other_replicas_changes_once_and_in_o
         "agency: a held feed on replica 2 woke {latency:?} after replica 1's commit; 41 creates on two replicas, each seen once in order through the gateway"
     );
 }
+
+/// Login throttling shared by the replicas (`common.md`; issue "security that holds across
+/// replicas"): 10 wrong passwords spread over partner-svc's two replicas, then the right one is
+/// refused by either; 30 wrong passwords sent at once, 15 to each replica, let exactly 10
+/// reach the password check (the others get 429 without it). Each part comes from an address
+/// of its own (`X-Forwarded-For` from loopback, a trusted proxy) and attacks a fresh user.
+#[tokio::test]
+#[ignore = "needs the two-replica stack: run by scripts/e2e-replicas"]
+async fn failed_logins_count_on_every_replica_and_thirty_at_once_let_ten_through() {
+    let _serial = SERIAL.lock().await;
+    require_replica_stack();
+    let http = load_client();
+    let (auth, partner) = login(Api::Partner, &http).await;
+    let offset: u16 = std::fs::read_to_string(stack_dir().join("run").join("port_offset"))
+        .map_or(0, |t| t.trim().parse().unwrap());
+    let replica = |n: u16| format!("http://127.0.0.1:{}", 8083 + offset + (n - 1) * 100);
+    let new_user = |tag: &str| {
+        let email = format!("{}@example.no", unique(tag));
+        let http = &http;
+        let auth = &auth;
+        async move {
+            let res = http
+                .post(url(&format!(
+                    "/partner/api/internal/v1/partners/{partner}/users"
+                )))
+                .header("authorization", auth)
+                .json(
+                    &json!({"first_name": "Throttle", "last_name": "Target", "email": email,
+                              "password": "the-right-password-1"}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+            email
+        }
+    };
+    let attempt = |base: String, email: String, password: &'static str, from: String| {
+        http.post(format!("{base}/api/internal/v1/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    let suffix = std::process::id() % 250;
+    // 10 failures, alternating replicas, then the right password on each
+    let email = new_user("spread-").await;
+    let from = format!("203.0.113.{suffix}");
+    for n in 0..10u16 {
+        let res = attempt(
+            replica(1 + n % 2),
+            email.clone(),
+            "wrong-password-1",
+            from.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 401, "failure {n}");
+    }
+    for n in [1, 2] {
+        let res = attempt(
+            replica(n),
+            email.clone(),
+            "the-right-password-1",
+            from.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 429, "the 11th, on replica {n}");
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    // 30 at once
+    let email = new_user("race-").await;
+    let from = format!("198.51.100.{suffix}");
+    let sent: Vec<_> = (0..30u16)
+        .map(|n| {
+            attempt(
+                replica(1 + n % 2),
+                email.clone(),
+                "wrong-password-1",
+                from.clone(),
+            )
+        })
+        .collect();
+    let statuses: Vec<u16> = futures_join_all(sent)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (10, 20), "{statuses:?}");
+    println!("partner: 10 failures over two replicas, then 429 on both; 30 at once: 10 checked, 20 refused");
+}

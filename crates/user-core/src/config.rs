@@ -96,6 +96,7 @@ pub struct CommonConfig {
     pub db_timeout_ms: u64,
     pub bind_addr: Option<String>,
     pub jwt_secret: Option<Secret>,
+    pub jwt_previous_secrets: Option<Secret>,
     #[serde(default = "default_ttl")]
     pub jwt_ttl_seconds: u64,
     #[serde(default = "default_cost")]
@@ -110,6 +111,8 @@ pub struct CommonConfig {
     pub login_max_failures: u32,
     #[serde(default = "default_max_failures_per_address")]
     pub login_max_failures_per_address: u32,
+    #[serde(default)]
+    pub login_max_failures_per_account: u32,
     #[serde(default = "default_window")]
     pub login_window_seconds: u64,
     pub trusted_proxies: Option<String>,
@@ -129,6 +132,8 @@ pub struct Settings {
     pub db_timeout: Duration,
     pub bind_addr: String,
     pub jwt_secret: Option<Secret>,
+    /// `JWT_PREVIOUS_SECRETS`: keys that verify tokens but sign none (rotation).
+    pub jwt_previous_secrets: Option<Secret>,
     pub jwt_ttl_seconds: u64,
     pub bcrypt_cost: u32,
     pub public_base_url: Option<String>,
@@ -239,6 +244,7 @@ impl CommonConfig {
             db_timeout: Duration::from_millis(self.db_timeout_ms),
             bind_addr,
             jwt_secret: self.jwt_secret,
+            jwt_previous_secrets: self.jwt_previous_secrets,
             jwt_ttl_seconds: self.jwt_ttl_seconds,
             bcrypt_cost: self.bcrypt_cost,
             public_base_url,
@@ -247,6 +253,7 @@ impl CommonConfig {
             throttle: crate::throttle::ThrottleConfig {
                 max_failures: self.login_max_failures,
                 max_failures_per_address: self.login_max_failures_per_address,
+                max_failures_per_account: self.login_max_failures_per_account,
                 window: Duration::from_secs(self.login_window_seconds),
             },
             trusted_proxies,
@@ -269,11 +276,28 @@ impl Settings {
                 secret.len()
             )));
         }
+        // Comma-separated; empty entries (a trailing comma, an empty variable) are ignored.
+        let previous: Vec<&str> = self
+            .jwt_previous_secrets
+            .as_ref()
+            .map(|all| all.expose().split(',').filter(|k| !k.is_empty()).collect())
+            .unwrap_or_default();
+        for (n, key) in previous.iter().enumerate() {
+            if key.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError(format!(
+                    "JWT_PREVIOUS_SECRETS: key {} of {} must be at least {MIN_SECRET_BYTES} bytes, got {}",
+                    n + 1,
+                    previous.len(),
+                    key.len()
+                )));
+            }
+        }
         Ok(JwtKeys::new(
             self.service.name,
             secret.expose().as_bytes(),
             self.jwt_ttl_seconds,
-        ))
+        )
+        .with_previous(previous.iter().map(|k| k.as_bytes())))
     }
 
     pub fn hasher(&self) -> PasswordHasher {
@@ -395,6 +419,29 @@ mod tests {
         ])
         .unwrap();
         assert!(s.jwt_keys().is_ok());
+    }
+
+    #[test]
+    fn previous_jwt_secrets_are_a_comma_separated_list_of_long_keys() {
+        let base = [
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let with = |previous: &str| {
+            let mut vars = base.to_vec();
+            vars.push(("JWT_PREVIOUS_SECRETS", previous));
+            load(&vars).unwrap().jwt_keys()
+        };
+        assert!(with("").is_ok());
+        assert!(
+            with("old-key-0123456789abcdef0123456789,other-key-0123456789abcdef012345,").is_ok()
+        );
+        let e = with("old-key-0123456789abcdef0123456789,short-key").unwrap_err();
+        assert!(e.0.contains("key 2 of 2 must be at least 32 bytes"), "{e}");
+        assert!(
+            !e.0.contains("short-key"),
+            "the key itself is never printed: {e}"
+        );
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! HS256 JSON Web Tokens: `iss` and `aud` are the service's name, plus `sub`, `iat`, `exp`
 //! and the service's own claims.
+//!
+//! Key rotation (`common.md`, "JWT"): every token carries a `kid`, derived from its key
+//! ([`kid_of`]: a digest, never the key). `JWT_SECRET` signs and verifies; each key of
+//! `JWT_PREVIOUS_SECRETS` only verifies. A token is checked with the one key its `kid` names,
+//! and a `kid` that names no configured key is refused; a token without `kid` (issued before
+//! kids) is checked with the current key only. Only HS256 is ever accepted, whatever the key.
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
@@ -35,6 +41,8 @@ pub enum JwtError {
     WrongAudience,
     #[error("token was issued in the future")]
     IssuedInFuture,
+    #[error("token names a key that is not configured (kid)")]
+    UnknownKey,
     #[error("could not sign the token: {0}")]
     Signing(String),
 }
@@ -50,8 +58,22 @@ pub struct JwtKeys {
     service: String,
     ttl_seconds: u64,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key's `kid`.
+    kid: String,
+    /// (`kid`, key): the current key first, then the previous ones.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
+}
+
+/// The `kid` of `secret`: 16 hex digits of SHA-256 over a fixed label and the key. It names the
+/// key without revealing it (a digest cannot be turned back into the key, and finding a key
+/// from its kid is no easier than from any token it signed).
+pub fn kid_of(secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"user-svc jwt kid\0");
+    hash.update(secret);
+    hex::encode(&hash.finalize()[..8])
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -71,13 +93,32 @@ impl JwtKeys {
         validation.set_issuer(&[service]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
+        let kid = kid_of(secret);
         Self {
             service: service.to_owned(),
             ttl_seconds,
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            decoding: vec![(kid.clone(), DecodingKey::from_secret(secret))],
+            kid,
             validation,
         }
+    }
+
+    /// With `previous` keys that verify tokens (until they expire) but sign none.
+    #[must_use]
+    pub fn with_previous<'a>(mut self, previous: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        for secret in previous {
+            let kid = kid_of(secret);
+            if !self.decoding.iter().any(|(k, _)| *k == kid) {
+                self.decoding.push((kid, DecodingKey::from_secret(secret)));
+            }
+        }
+        self
+    }
+
+    /// The `kid` of the key that signs.
+    pub fn kid(&self) -> &str {
+        &self.kid
     }
 
     pub fn issue<T: Serialize>(&self, sub: &str, extra: T) -> Result<Issued, JwtError> {
@@ -90,7 +131,9 @@ impl JwtKeys {
             exp: now + self.ttl_seconds,
             extra,
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        let token = encode(&header, &claims, &self.encoding)
             .map_err(|e| JwtError::Signing(e.to_string()))?;
         Ok(Issued {
             token,
@@ -100,16 +143,24 @@ impl JwtKeys {
 
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Claims<T>, JwtError> {
         use jsonwebtoken::errors::ErrorKind;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => self
+                .decoding
+                .iter()
+                .find(|(k, _)| k == kid)
+                .map(|(_, key)| key)
+                .ok_or(JwtError::UnknownKey)?,
+            // Issued before tokens had a kid: the current key only.
+            None => &self.decoding[0].1,
+        };
         let data =
-            decode::<Claims<T>>(token, &self.decoding, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::InvalidSignature => JwtError::BadSignature,
-                    ErrorKind::ExpiredSignature => JwtError::Expired,
-                    ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
-                        JwtError::WrongAudience
-                    }
-                    _ => JwtError::Malformed(e.to_string()),
-                }
+            decode::<Claims<T>>(token, key, &self.validation).map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => JwtError::BadSignature,
+                ErrorKind::ExpiredSignature => JwtError::Expired,
+                ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => JwtError::WrongAudience,
+                _ => JwtError::Malformed(e.to_string()),
             })?;
         if data.claims.iat > now_seconds() + LEEWAY_SECONDS {
             return Err(JwtError::IssuedInFuture);
@@ -223,7 +274,8 @@ mod tests {
     fn wrong_key_is_rejected() {
         let other = JwtKeys::new("agency-svc", b"another-secret-another-secret-!!", 3600);
         let t = other.issue("c1", Extra { grp: 1 }).unwrap().token;
-        assert_eq!(keys().verify::<Extra>(&t), Err(JwtError::BadSignature));
+        // its kid names a key that is not configured
+        assert_eq!(keys().verify::<Extra>(&t), Err(JwtError::UnknownKey));
     }
 
     #[test]
@@ -262,6 +314,88 @@ mod tests {
             SECRET,
         );
         assert_eq!(keys().verify::<Extra>(&t), Err(JwtError::IssuedInFuture));
+    }
+
+    const OLD: &[u8] = b"the-previous-secret-0123456789abcdef";
+
+    fn header_of(token: &str) -> jsonwebtoken::Header {
+        jsonwebtoken::decode_header(token).unwrap()
+    }
+
+    #[test]
+    fn tokens_carry_the_kid_of_their_key_which_reveals_nothing_of_it() {
+        let t = keys().issue("c1", Extra { grp: 1 }).unwrap().token;
+        let kid = header_of(&t).kid.unwrap();
+        assert_eq!(kid, kid_of(SECRET));
+        assert_eq!(kid.len(), 16);
+        assert!(!String::from_utf8_lossy(SECRET).contains(&kid));
+        assert_ne!(kid_of(SECRET), kid_of(OLD));
+        assert_eq!(header_of(&t).alg, Algorithm::HS256);
+    }
+
+    #[test]
+    fn a_previous_key_verifies_while_it_is_listed_and_never_signs() {
+        let old = JwtKeys::new("agency-svc", OLD, 3600);
+        let t = old.issue("c1", Extra { grp: 3 }).unwrap().token;
+        let rotated = keys().with_previous([OLD]);
+        let c: Claims<Extra> = rotated.verify(&t).unwrap();
+        assert_eq!(c.extra, Extra { grp: 3 });
+        // tokens issued after the rotation carry the new key's kid
+        let new = rotated.issue("c1", Extra { grp: 3 }).unwrap().token;
+        assert_eq!(header_of(&new).kid.unwrap(), kid_of(SECRET));
+        assert!(
+            old.verify::<Extra>(&new).is_err(),
+            "the old key does not verify it"
+        );
+        // the previous key removed: its tokens are refused
+        assert_eq!(keys().verify::<Extra>(&t), Err(JwtError::UnknownKey));
+    }
+
+    #[test]
+    fn a_kid_naming_no_configured_key_or_another_key_is_refused() {
+        let now = now_seconds();
+        let c = claims(now, now + 60, "agency-svc");
+        // signed with the right key, but the kid is forged
+        let forged = sign(
+            r#"{"alg":"HS256","typ":"JWT","kid":"0000000000000000"}"#,
+            &c,
+            SECRET,
+        );
+        assert_eq!(keys().verify::<Extra>(&forged), Err(JwtError::UnknownKey));
+        // the kid of the previous key on a token signed with the current one
+        let rotated = keys().with_previous([OLD]);
+        let swapped = sign(
+            &format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, kid_of(OLD)),
+            &c,
+            SECRET,
+        );
+        assert_eq!(
+            rotated.verify::<Extra>(&swapped),
+            Err(JwtError::BadSignature)
+        );
+        // the right kid, alg none or another algorithm: refused as before
+        let kid = kid_of(SECRET);
+        let h = base64_url::encode(format!(r#"{{"alg":"none","kid":"{kid}"}}"#).as_bytes());
+        let p = base64_url::encode(c.to_string().as_bytes());
+        assert!(rotated.verify::<Extra>(&format!("{h}.{p}.")).is_err());
+        let hs512 = sign(&format!(r#"{{"alg":"HS512","kid":"{kid}"}}"#), &c, SECRET);
+        assert!(rotated.verify::<Extra>(&hs512).is_err());
+    }
+
+    #[test]
+    fn a_token_without_kid_is_checked_with_the_current_key_only() {
+        let now = now_seconds();
+        let c = claims(now, now + 60, "agency-svc");
+        let current = sign(r#"{"alg":"HS256","typ":"JWT"}"#, &c, SECRET);
+        assert!(keys()
+            .with_previous([OLD])
+            .verify::<Extra>(&current)
+            .is_ok());
+        let previous = sign(r#"{"alg":"HS256","typ":"JWT"}"#, &c, OLD);
+        assert_eq!(
+            keys().with_previous([OLD]).verify::<Extra>(&previous),
+            Err(JwtError::BadSignature)
+        );
     }
 
     #[test]

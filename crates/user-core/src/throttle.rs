@@ -1,183 +1,187 @@
-//! Failed-login throttling (`common.md`): per account and client address, and per address.
+//! Failed-login throttling (`common.md`, "Users, passwords and secrets"): per account and
+//! client address, per address, and optionally per account over all addresses.
 //!
-//! Counts live in this process. With several replicas each keeps its own counts, so the
-//! effective limit is at most `replicas ×` the configured one; nginx's `limit_req` on the login
-//! routes is the second line.
+//! The counts live in Postgres (each service's `login_attempts` table, the same migration in
+//! every service with a sign-in), so every replica of a service shares them: with N replicas the
+//! limits are the configured ones, not N times them, and a restart keeps them.
+//!
+//! Counting is atomic with the check (the bug of ZITADEL's GHSA-7h8m-vrxx-vr4m, where parallel
+//! requests passed the check before any failure was counted): [`LoginThrottle::attempt`] counts
+//! the attempt *before* the password is checked, in one statement that upserts the counters
+//! (row locks serialise concurrent attempts on the same counter) and returns them; an attempt
+//! that makes a counter pass its limit is refused without reaching the password check. So of any
+//! number of simultaneous attempts, at most the limit reach it. A successful sign-in then
+//! gives its attempt back ([`Attempt::succeeded`]: the account's count for that address is
+//! reset, the address's and the account's totals lose this attempt), after the answer, off the
+//! request's path. Expired windows are pruned, 20 at a time, by later attempts.
 
-use std::collections::HashMap;
+use crate::db::{Db, DbError};
+use diesel::sql_types::{BigInt, Bool, Double, Integer, SmallInt, Text};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleConfig {
+    /// `LOGIN_MAX_FAILURES`: per account and address.
     pub max_failures: u32,
+    /// `LOGIN_MAX_FAILURES_PER_ADDRESS`: per address, over all accounts.
     pub max_failures_per_address: u32,
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`: per account, over all addresses; 0 is off.
+    pub max_failures_per_account: u32,
     pub window: Duration,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    started: Instant,
-    failures: u32,
 }
 
 /// Refused: retry after this many seconds (for the `Retry-After` header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub u64);
 
+/// Why an attempt may not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Throttled {
+    #[error("too many failed attempts; retry after {} s", .0 .0)]
+    Refused(RetryAfter),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The counters, by scope.
+const ACCOUNT_AT_ADDRESS: i16 = 1;
+const ADDRESS: i16 = 2;
+const ACCOUNT: i16 = 3;
+
 pub struct LoginThrottle {
     config: ThrottleConfig,
-    by_account: Mutex<HashMap<(String, IpAddr), Window>>,
-    by_address: Mutex<HashMap<IpAddr, Window>>,
+    db: Db,
 }
 
-/// Entries kept before expired ones are swept.
-const SWEEP_AT: usize = 10_000;
+/// An attempt that was counted and may check its password.
+#[derive(Debug)]
+#[must_use = "a successful sign-in gives its attempt back with `succeeded`"]
+pub struct Attempt {
+    account: String,
+    address: String,
+    db: Db,
+}
+
+#[derive(QueryableByName)]
+struct Counter {
+    #[diesel(sql_type = SmallInt)]
+    scope: i16,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    retry_after: i64,
+}
 
 impl LoginThrottle {
-    pub fn new(config: ThrottleConfig) -> Self {
-        Self {
-            config,
-            by_account: Mutex::new(HashMap::new()),
-            by_address: Mutex::new(HashMap::new()),
-        }
+    pub fn new(config: ThrottleConfig, db: Db) -> Self {
+        Self { config, db }
     }
 
-    /// Whether another attempt for `account` from `addr` may be tried now.
-    /// Account names are compared case-insensitively.
-    pub fn check(&self, account: &str, addr: IpAddr) -> Result<(), RetryAfter> {
-        let key = (account.to_lowercase(), addr);
-        let window = self.config.window;
-        let accounts = self.by_account.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = accounts.get(&key) {
-            if let Some(wait) = blocked(w, self.config.max_failures, window) {
-                return Err(wait);
-            }
+    /// Counts an attempt for `account` (compared case-insensitively) from `address`, before the
+    /// password is checked: [`Throttled::Refused`] when a limit is reached (the password must
+    /// then not be checked), else the [`Attempt`]. A failed attempt needs nothing more.
+    pub async fn attempt(&self, account: &str, address: IpAddr) -> Result<Attempt, Throttled> {
+        let account = counter_key(account);
+        let address = address.to_string();
+        let window = self.config.window.as_secs_f64();
+        let mut conn = self.db.conn().await?;
+        let counters: Vec<Counter> = diesel::sql_query(
+            "WITH expired AS ( \
+                 SELECT scope, key FROM login_attempts \
+                 WHERE window_start < now() - make_interval(secs => $4) \
+                   AND (scope, key) NOT IN ((1, $1 || ' ' || $2), (2, $2), (3, $1)) \
+                 ORDER BY window_start LIMIT 20 FOR UPDATE SKIP LOCKED), \
+             pruned AS ( \
+                 DELETE FROM login_attempts a USING expired e \
+                 WHERE a.scope = e.scope AND a.key = e.key), \
+             counted AS ( \
+                 INSERT INTO login_attempts AS a (scope, key, window_start, attempts) \
+                 SELECT v.scope, v.key, now(), 1 FROM (VALUES \
+                     (1::smallint, $1 || ' ' || $2), (2::smallint, $2), (3::smallint, $1)) \
+                     AS v(scope, key) \
+                 WHERE v.scope <> 3 OR $3 \
+                 ON CONFLICT (scope, key) DO UPDATE SET \
+                     window_start = CASE WHEN a.window_start < now() - make_interval(secs => $4) \
+                                    THEN now() ELSE a.window_start END, \
+                     attempts = CASE WHEN a.window_start < now() - make_interval(secs => $4) \
+                                THEN 1 ELSE a.attempts + 1 END \
+                 RETURNING a.scope, a.attempts, a.window_start) \
+             SELECT scope, attempts, \
+                    ceil(extract(epoch FROM window_start + make_interval(secs => $4) - now()))::bigint \
+                        AS retry_after \
+             FROM counted",
+        )
+        .bind::<Text, _>(&account)
+        .bind::<Text, _>(&address)
+        .bind::<Bool, _>(self.config.max_failures_per_account > 0)
+        .bind::<Double, _>(window)
+        .load(&mut conn)
+        .await
+        .map_err(DbError::from)?;
+        let refused = counters
+            .iter()
+            .filter(|c| {
+                let limit = match c.scope {
+                    ACCOUNT_AT_ADDRESS => self.config.max_failures,
+                    ADDRESS => self.config.max_failures_per_address,
+                    ACCOUNT => self.config.max_failures_per_account,
+                    _ => u32::MAX,
+                };
+                i64::from(c.attempts) > i64::from(limit)
+            })
+            .map(|c| u64::try_from(c.retry_after).unwrap_or(0).max(1))
+            .max();
+        match refused {
+            Some(wait) => Err(Throttled::Refused(RetryAfter(wait))),
+            None => Ok(Attempt {
+                account,
+                address,
+                db: self.db.clone(),
+            }),
         }
-        drop(accounts);
-        let addresses = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = addresses.get(&addr) {
-            if let Some(wait) = blocked(w, self.config.max_failures_per_address, window) {
-                return Err(wait);
+    }
+}
+
+/// The account's name in its counters: lower-cased; a name that Postgres could not store as
+/// text (a NUL) or whose index entry would be too large (over 200 bytes) is replaced by its
+/// SHA-256 (a failed login must stay a 401, never become a 500).
+fn counter_key(account: &str) -> String {
+    let account = account.to_lowercase();
+    if account.len() <= 200 && !account.contains('\0') {
+        return account;
+    }
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(account.as_bytes())))
+}
+
+impl Attempt {
+    /// The password was right: the account's count for this address is reset, and this attempt
+    /// is taken off the address's and the account's totals. Runs after the answer (spawned): a
+    /// successful sign-in waits for no more than the one statement of [`LoginThrottle::attempt`].
+    pub fn succeeded(self) {
+        crate::db::spawn_background(async move {
+            if let Err(e) = self.give_back().await {
+                tracing::warn!(error = %e, "login throttle: a success was not given back");
             }
-        }
+        });
+    }
+
+    /// [`Attempt::succeeded`], awaited (tests).
+    pub async fn give_back(self) -> Result<(), DbError> {
+        let mut conn = self.db.conn().await?;
+        diesel::sql_query(
+            "WITH reset AS ( \
+                 DELETE FROM login_attempts WHERE scope = 1 AND key = $1 || ' ' || $2) \
+             UPDATE login_attempts SET attempts = greatest(attempts - 1, 0) \
+             WHERE (scope = 2 AND key = $2) OR (scope = 3 AND key = $1)",
+        )
+        .bind::<Text, _>(&self.account)
+        .bind::<Text, _>(&self.address)
+        .execute(&mut conn)
+        .await?;
         Ok(())
-    }
-
-    pub fn record_failure(&self, account: &str, addr: IpAddr) {
-        let window = self.config.window;
-        {
-            let mut accounts = self.by_account.lock().unwrap_or_else(|p| p.into_inner());
-            sweep(&mut accounts, window);
-            bump(accounts.entry((account.to_lowercase(), addr)), window);
-        }
-        let mut addresses = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
-        sweep(&mut addresses, window);
-        bump(addresses.entry(addr), window);
-    }
-
-    /// A success resets that account's count for that address (not the address's total).
-    pub fn record_success(&self, account: &str, addr: IpAddr) {
-        self.by_account
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(account.to_lowercase(), addr));
-    }
-}
-
-fn blocked(w: &Window, max: u32, window: Duration) -> Option<RetryAfter> {
-    let age = w.started.elapsed();
-    if age < window && w.failures >= max {
-        let left = window - age;
-        Some(RetryAfter(
-            left.as_secs() + u64::from(left.subsec_nanos() > 0),
-        ))
-    } else {
-        None
-    }
-}
-
-fn bump<K>(entry: std::collections::hash_map::Entry<'_, K, Window>, window: Duration) {
-    let w = entry.or_insert(Window {
-        started: Instant::now(),
-        failures: 0,
-    });
-    if w.started.elapsed() >= window {
-        *w = Window {
-            started: Instant::now(),
-            failures: 0,
-        };
-    }
-    w.failures = w.failures.saturating_add(1);
-}
-
-fn sweep<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Window>, window: Duration) {
-    if map.len() >= SWEEP_AT {
-        map.retain(|_, w| w.started.elapsed() < window);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn throttle(max: u32, per_addr: u32, window_ms: u64) -> LoginThrottle {
-        LoginThrottle::new(ThrottleConfig {
-            max_failures: max,
-            max_failures_per_address: per_addr,
-            window: Duration::from_millis(window_ms),
-        })
-    }
-
-    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
-    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
-
-    #[test]
-    fn the_eleventh_attempt_after_ten_failures_is_refused() {
-        let t = throttle(10, 100, 60_000);
-        for _ in 0..10 {
-            assert!(t.check("kari@example.no", A).is_ok());
-            t.record_failure("kari@example.no", A);
-        }
-        let RetryAfter(secs) = t.check("KARI@example.no", A).unwrap_err();
-        assert!((59..=60).contains(&secs), "{secs}");
-        assert!(
-            t.check("kari@example.no", B).is_ok(),
-            "another address is not blocked"
-        );
-        assert!(
-            t.check("ola@example.no", A).is_ok(),
-            "another account is not blocked"
-        );
-    }
-
-    #[test]
-    fn the_window_passes() {
-        let t = throttle(2, 100, 50);
-        t.record_failure("x", A);
-        t.record_failure("x", A);
-        assert!(t.check("x", A).is_err());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(t.check("x", A).is_ok());
-    }
-
-    #[test]
-    fn success_resets_the_account_count() {
-        let t = throttle(2, 100, 60_000);
-        t.record_failure("x", A);
-        t.record_success("x", A);
-        t.record_failure("x", A);
-        assert!(t.check("x", A).is_ok());
-    }
-
-    #[test]
-    fn per_address_limit_spans_accounts() {
-        let t = throttle(10, 3, 60_000);
-        t.record_failure("a", A);
-        t.record_failure("b", A);
-        t.record_failure("c", A);
-        assert!(t.check("d", A).is_err());
-        assert!(t.check("d", B).is_ok());
     }
 }

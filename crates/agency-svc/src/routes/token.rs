@@ -10,6 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 use user_core::http::{read_body, Problem};
 use user_core::laravel::MessageJson;
+use user_core::throttle::Throttled;
 
 struct Grant {
     grant_type: Option<String>,
@@ -98,18 +99,22 @@ pub async fn issue(
     let core = &state.core;
     let address = core.client_ip(&req);
     let account = audit::typed_client(&client_id);
-    if let Err(wait) = core.throttle.check(&client_id, address) {
-        // Recorded once per client id and address per window (the attempts are not: an
-        // attack must not fill the trail). A failure to record does not change the 429.
-        let ctx = audit::sign_in(&req, core, &account, None);
-        if let Err(e) = core.audit.login_throttled(&ctx, &account).await {
-            tracing::warn!(error = %e, "login.throttled not recorded");
+    let attempt = match core.throttle.attempt(&client_id, address).await {
+        Ok(attempt) => attempt,
+        Err(Throttled::Db(e)) => return Err(e.into()),
+        Err(Throttled::Refused(wait)) => {
+            // Recorded once per client id and address per window (the attempts are not: an
+            // attack must not fill the trail). A failure to record does not change the 429.
+            let ctx = audit::sign_in(&req, core, &account, None);
+            if let Err(e) = core.audit.login_throttled(&ctx, &account).await {
+                tracing::warn!(error = %e, "login.throttled not recorded");
+            }
+            return Err(Problem::TooManyRequests {
+                retry_after: wait.0,
+            }
+            .into());
         }
-        return Err(Problem::TooManyRequests {
-            retry_after: wait.0,
-        }
-        .into());
-    }
+    };
     let client = {
         let mut conn = core.db.conn().await?;
         db::find_client(&mut conn, &client_id).await?
@@ -122,7 +127,7 @@ pub async fn issue(
     let ctx = audit::sign_in(&req, core, &account, group);
     match client {
         Some(c) if matched && !c.revoked => {
-            core.throttle.record_success(&client_id, address);
+            attempt.succeeded();
             let issued = state
                 .jwt
                 .issue(
@@ -146,7 +151,6 @@ pub async fn issue(
                 }))
         }
         _ => {
-            core.throttle.record_failure(&client_id, address);
             tracing::info!(client = %client_id, "client authentication failed");
             core.audit.login(&ctx, "login.failed", &account).await?;
             Err(ApiError::InvalidClient)

@@ -10,6 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 use user_core::http::Problem;
 use user_core::laravel::{MessageJson, ValidationJson};
+use user_core::throttle::Throttled;
 
 /// Logs a user in (failed attempts are throttled per account and address).
 #[utoipa::path(post, path = "/api/internal/v1/auth/login", tag = "auth",
@@ -36,17 +37,21 @@ pub async fn login(
     // Sign-in events belong to no partner (tenant null): see docs/partner.md.
     let anonymous = audit::anonymous(&req, core);
     let typed = audit::typed_account(&input.email);
-    if let Err(wait) = core.throttle.check(&account, address) {
-        // Recorded at most once per account and address per window; a failure to record
-        // does not turn the refusal into a 503.
-        if let Err(e) = core.audit.login_throttled(&anonymous, &typed).await {
-            tracing::warn!(error = %e, "login.throttled not recorded");
+    let attempt = match core.throttle.attempt(&account, address).await {
+        Ok(attempt) => attempt,
+        Err(Throttled::Db(e)) => return Err(e.into()),
+        Err(Throttled::Refused(wait)) => {
+            // Recorded at most once per account and address per window; a failure to record
+            // does not turn the refusal into a 503.
+            if let Err(e) = core.audit.login_throttled(&anonymous, &typed).await {
+                tracing::warn!(error = %e, "login.throttled not recorded");
+            }
+            return Err(Problem::TooManyRequests {
+                retry_after: wait.0,
+            }
+            .into());
         }
-        return Err(Problem::TooManyRequests {
-            retry_after: wait.0,
-        }
-        .into());
-    }
+    };
     let found = {
         let mut conn = core.db.conn().await?;
         db::credentials(&mut conn, &input.email).await?
@@ -60,7 +65,7 @@ pub async fn login(
         .await;
     match found {
         Some(user) if matched => {
-            core.throttle.record_success(&account, address);
+            attempt.succeeded();
             let issued = state
                 .jwt
                 .issue(&user.id.to_string(), TokenClaims {})
@@ -84,7 +89,6 @@ pub async fn login(
                 }))
         }
         _ => {
-            core.throttle.record_failure(&account, address);
             core.audit.login(&anonymous, "login.failed", &typed).await?;
             tracing::info!("login failed");
             Err(ApiError::InvalidCredentials)

@@ -415,7 +415,7 @@ impl Core {
     /// `openapi` is the service's generated OpenAPI document, served at `/openapi.json`.
     pub fn new(settings: Settings, db: Db, openapi: serde_json::Value) -> Self {
         let hasher = settings.hasher();
-        let throttle = Arc::new(LoginThrottle::new(settings.throttle));
+        let throttle = Arc::new(LoginThrottle::new(settings.throttle, db.clone()));
         let metrics = Arc::new(Metrics::new());
         let audit = crate::audit::Audit::new(
             db.clone(),

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use user_core::audit::{Actor, Changes, Context};
 use user_core::http::Problem;
+use user_core::throttle::Throttled;
 
 /// How long a reset code may be used.
 pub const RESET_CODE_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -74,16 +75,20 @@ pub async fn login(
     let address = core.client_ip(&req);
     let target = audit::typed_account(&input.username);
     let context = Context::of(&req, core, Actor::user(&target.id));
-    if let Err(wait) = core.throttle.check(&input.username, address) {
-        if let Err(e) = core.audit.login_throttled(&context, &target).await {
-            // the refusal stands without its record
-            tracing::warn!(error = %e, "login.throttled not recorded");
+    let attempt = match core.throttle.attempt(&input.username, address).await {
+        Ok(attempt) => attempt,
+        Err(Throttled::Db(e)) => return Err(e.into()),
+        Err(Throttled::Refused(wait)) => {
+            if let Err(e) = core.audit.login_throttled(&context, &target).await {
+                // the refusal stands without its record
+                tracing::warn!(error = %e, "login.throttled not recorded");
+            }
+            return Err(Problem::TooManyRequests {
+                retry_after: wait.0,
+            }
+            .into());
         }
-        return Err(Problem::TooManyRequests {
-            retry_after: wait.0,
-        }
-        .into());
-    }
+    };
     let account = if wire::plausible_id(&input.username) {
         let mut conn = core.db.conn().await?;
         db::credentials(&mut conn, &input.username).await?
@@ -100,7 +105,6 @@ pub async fn login(
     let account = match account {
         Some(account) if matched => account,
         _ => {
-            core.throttle.record_failure(&input.username, address);
             tracing::info!(user = %input.username, "login failed");
             core.audit
                 .login(&context, audit::LOGIN_FAILED, &target)
@@ -108,7 +112,7 @@ pub async fn login(
             return Err(ApiError::BadRequest(BAD_CREDENTIALS.to_owned()));
         }
     };
-    core.throttle.record_success(&input.username, address);
+    attempt.succeeded();
     core.audit
         .login(&context, audit::LOGIN_SUCCEEDED, &target)
         .await?;
