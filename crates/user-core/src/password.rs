@@ -79,6 +79,54 @@ impl PasswordHasher {
             .await
     }
 
+    /// Whether `hash` (a verified one) should be replaced by a fresh hash: another cost than
+    /// `BCRYPT_COST`, or a prefix other than `$2b$` (`$2a$`, `$2x$`, `$2y$`: Laravel and
+    /// MongoDB-era hashes that verify but are not what this service writes).
+    pub fn needs_upgrade(&self, hash: &str) -> bool {
+        let cost = hash.get(4..6).and_then(|c| c.parse::<u32>().ok());
+        !hash.starts_with("$2b$")
+            || cost != Some(self.cost)
+            || hash.as_bytes().get(6) != Some(&b'$')
+    }
+
+    /// After a successful sign-in with `password` against `old` (its stored hash): when `old`
+    /// [`needs_upgrade`](Self::needs_upgrade), hashes the password again at `BCRYPT_COST` on
+    /// the hasher's threads, in a task of its own (after the answer, never delaying it), and
+    /// hands `(old, new)` to `store`, which must replace the hash only if it is still `old` (a
+    /// compare-and-set: a password changed meanwhile is not overwritten) and says whether it did.
+    pub fn upgrade_later<F, Fut>(&self, password: &str, old: &str, store: F)
+    where
+        F: FnOnce(String, String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<bool, crate::db::DbError>> + Send,
+    {
+        if !self.needs_upgrade(old) {
+            return;
+        }
+        let plain = zeroize::Zeroizing::new(password.to_owned());
+        let old = old.to_owned();
+        let hasher = self.clone();
+        crate::db::spawn_background(async move {
+            let cost = hasher.cost;
+            let hashed = hasher
+                .run(move || preemptible::hash(plain.as_bytes(), cost).map_err(HashError::from))
+                .await;
+            let new = match hashed {
+                Ok(new) => new,
+                Err(error) => {
+                    tracing::warn!(%error, "password hash upgrade: hashing failed");
+                    return;
+                }
+            };
+            match store(old, new).await {
+                Ok(true) => tracing::info!(cost, "password hash upgraded"),
+                Ok(false) => {
+                    tracing::info!("password hash upgrade skipped: the hash changed meanwhile")
+                }
+                Err(error) => tracing::warn!(%error, "password hash upgrade: not stored"),
+            }
+        });
+    }
+
     /// Whether `password` matches `hash`. With no hash (unknown account, or an account without a
     /// password) a dummy hash of the same cost is verified instead and `false` returned, so the
     /// answer takes as long either way.
@@ -222,6 +270,18 @@ mod tests {
         let pw = Password::new("correct horse", 8).unwrap();
         let hash = hasher.hash(&pw).await.unwrap();
         assert!(hash.starts_with("$2b$04$"), "{hash}");
+        assert!(
+            !hasher.needs_upgrade(&hash),
+            "a hash this service wrote at its cost"
+        );
+        for old in [
+            hash.replacen("$2b$", "$2y$", 1),
+            hash.replacen("$2b$", "$2a$", 1),
+            hash.replacen("$2b$04$", "$2b$10$", 1),
+            "garbage".to_owned(),
+        ] {
+            assert!(hasher.needs_upgrade(&old), "{old}");
+        }
         assert!(!hash.contains("correct horse"));
         assert!(hasher.verify("correct horse", Some(&hash)).await);
         assert!(!hasher.verify("wrong horse", Some(&hash)).await);
