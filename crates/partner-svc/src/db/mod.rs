@@ -227,6 +227,28 @@ pub async fn credentials(conn: &mut Conn, email: &str) -> Result<Option<Credenti
         .optional()?)
 }
 
+/// After a successful login: replaces user `id`'s password hash `old` (the one that was
+/// verified) with `new` ([`user_core::password::PasswordHasher::upgrade_later`]), in one
+/// compare-and-set statement. False when the user is gone or its hash is no longer `old` (a
+/// password changed meanwhile is not overwritten). `updated_at` stays: nothing the API shows
+/// changed.
+pub async fn upgrade_password_hash(
+    conn: &mut Conn,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::password_hash.eq(old)),
+    )
+    .set(users::password_hash.eq(new))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
 fn lower_email_is(
     email: &str,
 ) -> diesel::expression::SqlLiteral<

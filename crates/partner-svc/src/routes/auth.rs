@@ -73,6 +73,19 @@ pub async fn login(
                     tracing::error!(error = %e, "token signing failed");
                     ApiError::INTERNAL
                 })?;
+            // An imported hash ($2a$/$2y$, or another cost) is stored again as $2b$ at
+            // BCRYPT_COST, off the answer's path, unless it changed meanwhile. The principal
+            // cache holds no hash, so there is nothing to forget.
+            let store_db = core.db.clone();
+            let id = user.id;
+            core.hasher.upgrade_later(
+                &input.password,
+                &user.password_hash,
+                move |old, new| async move {
+                    let mut conn = store_db.conn().await?;
+                    db::upgrade_password_hash(&mut conn, id, &old, &new).await
+                },
+            );
             let (context, target) = audit::signed_in(&req, core, user.id);
             core.audit
                 .login(&context, "login.succeeded", &target)

@@ -7,5 +7,6 @@ mod concurrency;
 mod helpers;
 mod pages;
 mod plumbing;
+mod rehash;
 mod search;
 mod users;
