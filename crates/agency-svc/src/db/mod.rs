@@ -310,6 +310,23 @@ pub async fn set_client_secret(
     Ok(())
 }
 
+/// Replaces the client's secret hash `old` by `new` if it is still `old` (one compare-and-set
+/// statement: a secret changed meanwhile is not overwritten), and says whether it did. Used by
+/// the re-hash after a token was issued (`routes/token.rs`).
+pub async fn upgrade_client_secret_hash(
+    conn: &mut Conn,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(api_clients::table.find(id))
+        .filter(api_clients::secret_hash.eq(old))
+        .set(api_clients::secret_hash.eq(new))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
 /// What revoking a client did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revoked {

@@ -142,6 +142,17 @@ pub async fn issue(
                 })?;
             core.audit.login(&ctx, "login.succeeded", &account).await?;
             tracing::info!(client = %c.id, "token issued");
+            // A secret hash of another cost or an old prefix is replaced after the answer, if
+            // it is still the one just verified. The client cache holds only the group, not
+            // the hash: nothing to forget. Bootstrap leaves an upgraded hash alone (it still
+            // verifies the bootstrap secret).
+            let db = core.db.clone();
+            let id = c.id.clone();
+            core.hasher
+                .upgrade_later(&secret, &c.secret_hash, move |old, new| async move {
+                    let mut conn = db.conn().await?;
+                    db::upgrade_client_secret_hash(&mut conn, &id, &old, &new).await
+                });
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .json(TokenJson {

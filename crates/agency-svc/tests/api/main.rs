@@ -5,5 +5,6 @@ mod audit;
 mod concurrency;
 mod helpers;
 mod plumbing;
+mod rehash;
 mod token;
 mod users;
