@@ -27,6 +27,23 @@ pub async fn credentials(conn: &mut Conn, id: &str) -> Result<Option<Credentials
         .optional()?)
 }
 
+/// Replaces `id`'s password hash `old` with `new` (the same password re-hashed at
+/// `BCRYPT_COST` after a sign-in), only if the stored hash is still `old`: a password changed
+/// meanwhile (PATCH, reset, another replica) is never overwritten. `last_password_change` is
+/// left alone: the password is the same, so the user's tokens stay valid. Whether it replaced.
+pub async fn upgrade_password_hash(
+    conn: &mut Conn,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbError> {
+    let rows = diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+        .set(users::password_hash.eq(new))
+        .execute(conn)
+        .await?;
+    Ok(rows == 1)
+}
+
 /// What a user may do: its permissions, and whether it is in the administrator group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {

@@ -48,6 +48,24 @@ fn token_response(
         }))
 }
 
+/// After a successful password check: an old hash (another cost than `BCRYPT_COST`, or a
+/// `$2a$`/`$2x$`/`$2y$` one) is replaced by a `$2b$` hash of the same password at
+/// `BCRYPT_COST`, in a task of its own after the answer, by compare-and-set
+/// ([`db::upgrade_password_hash`]). Also when the answer is a reset code: the password was
+/// right, and the user may never finish the reset. Nothing to forget: the principal cache holds
+/// no hash, and `last_password_change` stays as it is (tokens stay valid).
+fn upgrade_hash_later(state: &AppState, user: &str, password: &str, verified: &str) {
+    let database = state.core.db.clone();
+    let user = user.to_owned();
+    state
+        .core
+        .hasher
+        .upgrade_later(password, verified, move |old, new| async move {
+            let mut conn = database.conn().await?;
+            db::upgrade_password_hash(&mut conn, &user, &old, &new).await
+        });
+}
+
 /// Logs in: a bearer token, or — when the user must choose a new password — a reset code.
 ///
 /// Every attempt is recorded: `login.succeeded` (also when the answer is a reset code: the
@@ -116,6 +134,12 @@ pub async fn login(
     core.audit
         .login(&context, audit::LOGIN_SUCCEEDED, &target)
         .await?;
+    upgrade_hash_later(
+        &state,
+        &input.username,
+        &input.password,
+        &account.password_hash,
+    );
     if account.force_reset {
         let code = user_core::secret::random_token(48);
         let expires_at = chrono::Utc::now() + RESET_CODE_TTL;

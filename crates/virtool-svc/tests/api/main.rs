@@ -8,4 +8,5 @@ mod groups;
 mod helpers;
 mod patch;
 mod plumbing;
+mod rehash;
 mod users;
