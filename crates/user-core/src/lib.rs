@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod idempotency;
+pub mod import;
 pub mod jwt;
 pub mod laravel;
 pub mod openapi;
