@@ -13,10 +13,6 @@ use user_core::audit::{record, Actor, Changes, Context, Target};
 use user_core::db::{Conn, DbError};
 use user_core::http::Core;
 
-/// The longest account name a sign-in event keeps (`target.id`): longer typed ids are cut, so
-/// that an absurd `client_id` cannot make the event (and its index entry) fail.
-pub const MAX_TYPED_ACCOUNT_CHARS: usize = 255;
-
 /// The context of a request by `caller`, in its agency group.
 pub fn of_caller(req: &HttpRequest, core: &Core, caller: &Caller) -> Context {
     Context::of(req, core, Actor::client(&caller.client_id)).in_tenant(caller.group_id)
@@ -101,11 +97,10 @@ pub async fn client_revoked(conn: &mut Conn, id: &str, group: i64) -> Result<(),
     record(conn, &operator(group), "client.revoked", &target, changes).await
 }
 
-/// The target of a sign-in event: the client id as it was typed (cut at
-/// [`MAX_TYPED_ACCOUNT_CHARS`]), whether or not such a client exists.
+/// The target of a sign-in event: the client id as it was typed (`Target::typed`), whether or
+/// not such a client exists.
 pub fn typed_client(client_id: &str) -> Target {
-    let id: String = client_id.chars().take(MAX_TYPED_ACCOUNT_CHARS).collect();
-    Target::new("client", id)
+    Target::typed("client", client_id)
 }
 
 /// The context of a sign-in attempt with `client_id`: the client (as typed) is the actor; the

@@ -144,17 +144,13 @@ pub async fn partner_created(conn: &mut Conn, id: i64, name: &str) -> Result<(),
 /// The context of a sign-in that has no user yet (failed, throttled): actor a user with id
 /// null, no tenant; the account as typed is the event's target ([`typed_account`]).
 pub fn anonymous(req: &HttpRequest, core: &Core) -> Context {
-    let actor = Actor {
-        kind: "user".to_owned(),
-        id: None,
-    };
-    Context::of(req, core, actor)
+    Context::of(req, core, Actor::anonymous("user"))
 }
 
 /// The target of a failed or throttled sign-in: the email as it was typed, whether or not such
 /// a user exists.
 pub fn typed_account(email: &str) -> Target {
-    Target::user(email)
+    Target::typed("user", email)
 }
 
 /// The context and target of a successful sign-in of user `id`: the user is both, by id (so

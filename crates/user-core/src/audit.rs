@@ -111,6 +111,14 @@ impl Actor {
             id: None,
         }
     }
+
+    /// A `kind` nobody has identified yet (a failed or throttled sign-in): `id` null.
+    pub fn anonymous(kind: &str) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            id: None,
+        }
+    }
 }
 
 /// What a change was made to.
@@ -132,6 +140,21 @@ impl Target {
 
     pub fn user(id: impl ToString) -> Self {
         Self::new("user", id)
+    }
+
+    /// The account of a sign-in as it was typed, whether or not it exists: a NUL (which
+    /// Postgres cannot store in text) becomes U+FFFD, and a name over
+    /// [`MAX_TARGET_ID_BYTES`] is cut visibly, ending in `…`.
+    pub fn typed(kind: &str, account: &str) -> Self {
+        let id = account.replace('\0', "\u{fffd}");
+        if id.len() <= MAX_TARGET_ID_BYTES {
+            return Self::new(kind, id);
+        }
+        let mut end = MAX_TARGET_ID_BYTES - '…'.len_utf8();
+        while !id.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self::new(kind, format!("{}…", &id[..end]))
     }
 }
 
@@ -1190,6 +1213,32 @@ mod tests {
             "{deleted}"
         );
         assert!(!deleted.contains("password_hash"), "{deleted}");
+    }
+
+    #[test]
+    fn a_typed_account_is_stored_whatever_was_typed() {
+        assert_eq!(Target::typed("user", "Kari").id, "Kari");
+        assert_eq!(Target::typed("user", "a\0b").id, "a\u{fffd}b");
+        let fits = "y".repeat(MAX_TARGET_ID_BYTES);
+        assert_eq!(Target::typed("user", &fits).id, fits);
+        for long in [
+            "x".repeat(300),
+            "ø".repeat(200),
+            format!("{}\0", "z".repeat(254)),
+        ] {
+            let id = Target::typed("user", &long).id;
+            assert!(id.len() <= MAX_TARGET_ID_BYTES, "{}", id.len());
+            assert!(id.len() > MAX_TARGET_ID_BYTES - 6, "{}", id.len());
+            assert!(id.ends_with('…'), "{id}");
+            assert!(long.starts_with(id.trim_end_matches('…')), "{id}");
+        }
+        assert_eq!(
+            Actor::anonymous("user"),
+            Actor {
+                kind: "user".into(),
+                id: None
+            }
+        );
     }
 
     #[test]

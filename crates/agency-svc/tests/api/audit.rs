@@ -436,7 +436,8 @@ async fn sign_ins_are_recorded_with_the_client_id_as_typed() {
             )
         })
         .collect();
-    let cut = "x".repeat(255);
+    // cut visibly at 255 bytes (`Target::typed`)
+    let cut = format!("{}…", "x".repeat(252));
     assert_eq!(
         summary,
         [
