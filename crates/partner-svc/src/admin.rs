@@ -5,14 +5,20 @@ use crate::db;
 use anyhow::{anyhow, bail};
 use diesel_async::AsyncConnection;
 use user_core::db::{Db, DbError};
+use user_core::password::PasswordHasher;
 
-const USAGE: &str =
-    "usage: partner-svc admin partner-create <name> | partner-svc admin events [--after N] [--follow]";
+const USAGE: &str = "usage: partner-svc admin partner-create <name> | events [--after N] [--follow] | import [--dry-run] [--on-conflict error|skip|update] FILE|- | export [--tenant ID] [FILE]";
 
 /// Runs one admin command and prints its result on stdout.
-pub async fn run(database: &Db, args: &[String]) -> anyhow::Result<()> {
+pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
+        ["import", rest @ ..] => {
+            user_core::import::import(database, hasher, crate::import::Import, rest).await
+        }
+        ["export", rest @ ..] => {
+            user_core::import::export(database, crate::import::Export, rest).await
+        }
         ["partner-create", name] => {
             let id = create_partner(database, name).await?;
             println!("{id}");

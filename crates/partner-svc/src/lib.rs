@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod import;
 pub mod openapi;
 pub mod page;
 pub mod permissions;
@@ -35,7 +36,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config: Config = user_core::config::from_env()?;
     match started.command {
         Command::Migrate => Ok(()),
-        Command::Admin(args) => admin::run(&started.db, &args).await,
+        Command::Admin(args) => admin::run(&started.db, &started.settings.hasher(), &args).await,
         Command::Serve => {
             let state = state(started.settings.clone(), started.db).await?;
             bootstrap::apply(&state, &config).await?;

@@ -157,7 +157,7 @@ pub struct TokenData {
 
 /// `permissions`: absent → `None`; null → `Some(None)`; an array of known names → the set.
 /// Unknown names are reported per item (`permissions.0`), as Laravel's `in` rule does.
-fn permissions_rule(errors: &mut Errors, body: &Value) -> Option<Option<Permissions>> {
+pub(crate) fn permissions_rule(errors: &mut Errors, body: &Value) -> Option<Option<Permissions>> {
     match body.get("permissions")? {
         Value::Null => Some(None),
         Value::Array(items) => {
@@ -184,7 +184,7 @@ fn permissions_rule(errors: &mut Errors, body: &Value) -> Option<Option<Permissi
 }
 
 /// A required password: ≥ 8 characters, ≤ 72 bytes, not trimmed.
-fn password_rule(errors: &mut Errors, body: &Value, field: &str) -> Option<Password> {
+pub(crate) fn password_rule(errors: &mut Errors, body: &Value, field: &str) -> Option<Password> {
     match Field::read_untrimmed(body, field) {
         Field::Absent | Field::Null => {
             errors.required(field);

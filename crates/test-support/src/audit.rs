@@ -224,3 +224,21 @@ pub fn leaked<'a>(body: &str, secrets: &[&'a str]) -> Vec<&'a str> {
     }
     found
 }
+
+/// How many events with `action` the trail holds (numbered or not yet), on `conn` (in the
+/// service's schema).
+pub async fn count(conn: &mut diesel_async::AsyncPgConnection, action: &str) -> usize {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let n: N = diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE action = $1")
+        .bind::<Text, _>(action)
+        .get_result(conn)
+        .await
+        .unwrap();
+    n.n as usize
+}

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod conditional;
 pub mod hostile;
+pub mod import;
 pub mod timing;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};

@@ -4,8 +4,23 @@
 //! `password`, or neither), and the error report (`line N: <field>: <message>`, every one, as it
 //! is found, counted rather than kept).
 //!
-//! The services' import commands (reading their own fields, the batched insert in one
-//! transaction, the sequence moves) are not built yet; these pieces are what they will share.
+//! The commands themselves run here too ([`import`], [`export`]); a service says only what is
+//! its own through [`Importer`] and [`Exporter`]: how a line is checked with its API's rules,
+//! its staging table, the checks only its database can make, and how the staged users are
+//! written. How an import runs:
+//!
+//! 1. A thread of its own reads the file a line at a time, checks each line (the service's
+//!    rules, the password fields), reports each problem as it finds it, hashes plain passwords
+//!    on the hasher's threads, and hands batches of [`BATCH`] checked lines over a channel
+//!    of two batches: memory holds at most a few batches, whatever the file's size.
+//! 2. One transaction: each batch goes into a temporary staging table in one statement
+//!    (arrays bound as parameters and `unnest`ed: one round trip per batch).
+//! 3. The service's set-based checks run against the staged lines (unknown references,
+//!    duplicates inside the file, existing users under `--on-conflict error`), each named by
+//!    its line.
+//! 4. Any problem, or `--dry-run`: the transaction rolls back, nothing is written. Otherwise
+//!    the service writes the staged users (ids kept, sequences moved past them), one
+//!    `user.imported` event is recorded, and it commits.
 
 use serde_json::{Map, Value};
 use std::io::{BufRead, Write};
@@ -280,6 +295,458 @@ impl<W: Write> Report<W> {
     pub fn errors(&self) -> u64 {
         self.errors
     }
+}
+
+/// Lines per batch: a staging statement each, and what the reader may run ahead.
+pub const BATCH: usize = 10_000;
+
+/// A checked line on its way to the staging table: the service's row, and its password hash
+/// (a `password` of the line is hashed by then; `None` when the line gave neither).
+pub struct Staged<R> {
+    pub line: u64,
+    pub row: R,
+    pub password_hash: Option<String>,
+}
+
+/// The problems of one line, as `LineError`s: one for each message of each field.
+pub fn line_errors<F, M>(line: u64, fields: F) -> Vec<LineError>
+where
+    F: IntoIterator<Item = (String, M)>,
+    M: IntoIterator<Item = String>,
+{
+    fields
+        .into_iter()
+        .flat_map(|(field, messages)| {
+            messages.into_iter().map(move |message| LineError {
+                line,
+                field: field.clone(),
+                message,
+            })
+        })
+        .collect()
+}
+
+/// The fields of `line` that are not in `known`, each a problem: a file mapped with another
+/// service's names (`email_address` for `email`) fails loudly instead of importing blanks.
+pub fn unknown_fields(number: u64, line: &Map<String, Value>, known: &[&str]) -> Vec<LineError> {
+    line.keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| LineError {
+            line: number,
+            field: k.clone(),
+            message: "is not a field of an imported user".to_owned(),
+        })
+        .collect()
+}
+
+/// An optional timestamp field (RFC 3339), taken out of `line`: `Ok(None)` when absent or null.
+pub fn timestamp_field(
+    number: u64,
+    line: &mut Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<LineError>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    match line.remove(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => match chrono::DateTime::parse_from_rfc3339(&t) {
+            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+            Err(_) => {
+                errors.push(LineError {
+                    line: number,
+                    field: field.to_owned(),
+                    message: "must be an RFC 3339 date-time".to_owned(),
+                });
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(LineError {
+                line: number,
+                field: field.to_owned(),
+                message: "must be an RFC 3339 date-time".to_owned(),
+            });
+            None
+        }
+    }
+}
+
+/// An optional positive integer id (kept), taken out of `line`.
+pub fn integer_id_field(
+    number: u64,
+    line: &mut Map<String, Value>,
+    errors: &mut Vec<LineError>,
+) -> Option<i64> {
+    match line.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_i64().filter(|id| *id > 0) {
+            Some(id) => Some(id),
+            None => {
+                errors.push(LineError {
+                    line: number,
+                    field: "id".to_owned(),
+                    message: "must be a positive integer".to_owned(),
+                });
+                None
+            }
+        },
+    }
+}
+
+/// How many staged users an import writes, and how many it leaves (`--on-conflict skip`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub imported: u64,
+    pub skipped: u64,
+}
+
+/// What a service's import is made of. `check` runs on the reader thread; the rest inside
+/// the import's one transaction, on `conn`.
+pub trait Importer: Send + Sync + 'static {
+    /// A line checked with the API's rules, ready for the staging table.
+    type Row: Send + 'static;
+
+    /// The line checked with the service's own rules (what its API would refuse, plus the
+    /// formats of kept ids and timestamps), every problem of it. `password` has been taken out
+    /// of `line`; a `Plain` one is to be checked with the service's password rule, `None` means
+    /// the line gave neither.
+    fn check(
+        &self,
+        number: u64,
+        line: Map<String, Value>,
+        password: &PasswordField,
+    ) -> Result<Self::Row, Vec<LineError>>;
+
+    /// Creates the staging table: `CREATE TEMP TABLE import_users (…) ON COMMIT DROP` (that
+    /// name: it is analyzed once staged).
+    fn create_staging(
+        &self,
+        conn: &mut crate::db::Conn,
+    ) -> impl std::future::Future<Output = Result<(), crate::db::DbError>> + Send;
+
+    /// Writes one batch into the staging table, in one statement.
+    fn stage(
+        &self,
+        conn: &mut crate::db::Conn,
+        rows: Vec<Staged<Self::Row>>,
+    ) -> impl std::future::Future<Output = Result<(), crate::db::DbError>> + Send;
+
+    /// What only the database can tell, over all the staged lines: references to what does not
+    /// exist, duplicates inside the file, and (under `OnConflict::Error`, or where no choice
+    /// makes sense) lines that meet existing users. In line order.
+    fn problems(
+        &self,
+        conn: &mut crate::db::Conn,
+        on_conflict: OnConflict,
+    ) -> impl std::future::Future<Output = Result<Vec<LineError>, crate::db::DbError>> + Send;
+
+    /// How many staged lines meet an existing user (by key or unique field).
+    fn existing(
+        &self,
+        conn: &mut crate::db::Conn,
+    ) -> impl std::future::Future<Output = Result<u64, crate::db::DbError>> + Send;
+
+    /// Writes the staged users (no problems were found): new ones inserted with their ids, the
+    /// id sequences moved past them, existing ones left (`Skip`) or overwritten (`Update`).
+    fn apply(
+        &self,
+        conn: &mut crate::db::Conn,
+        on_conflict: OnConflict,
+    ) -> impl std::future::Future<Output = Result<(), crate::db::DbError>> + Send;
+}
+
+/// `<svc> admin import …`: reads, checks and writes as the module's header says; prints
+/// `imported N, skipped M` (or, with `--dry-run`, `would import N, skip M; nothing written`)
+/// on standard output, and each problem on standard error. Fails (exit 1) when any line has a
+/// problem, having written nothing. Never prints a password or a hash.
+pub async fn import<I: Importer>(
+    db: &crate::db::Db,
+    hasher: &crate::password::PasswordHasher,
+    importer: I,
+    args: &[&str],
+) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    let args = ImportArgs::parse(args).map_err(anyhow::Error::msg)?;
+    let reader: Box<dyn BufRead + Send> = match &args.input {
+        Input::Stdin => Box::new(std::io::BufReader::new(std::io::stdin())),
+        Input::File(path) => Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(path)
+                .map_err(|e| anyhow::anyhow!("import: cannot open {}: {e}", path.display()))?,
+        )),
+    };
+    let importer = std::sync::Arc::new(importer);
+    let (batches, mut received) = tokio::sync::mpsc::channel::<Vec<Staged<I::Row>>>(2);
+    let reading = {
+        let importer = std::sync::Arc::clone(&importer);
+        let hasher = hasher.clone();
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("import-reader".into())
+            .spawn(move || read_and_check(reader, &*importer, &hasher, &runtime, &batches))?
+    };
+    let name = match &args.input {
+        Input::Stdin => "-".to_owned(),
+        Input::File(path) => path.display().to_string(),
+    };
+    let mut conn = db.conn().await?;
+    let outcome = conn
+        .transaction::<_, anyhow::Error, _>(async |conn| {
+            let started = std::time::Instant::now();
+            importer.create_staging(conn).await?;
+            let mut staged = 0u64;
+            while let Some(batch) = received.recv().await {
+                staged += batch.len() as u64;
+                importer.stage(conn, batch).await?;
+            }
+            let (read_errors, lines) = reading
+                .join()
+                .map_err(|_| anyhow::anyhow!("import: the reader thread failed"))??;
+            tracing::info!(
+                lines,
+                staged,
+                seconds = started.elapsed().as_secs_f64(),
+                "import: read and staged"
+            );
+            let mut report = Report::new(std::io::stderr());
+            // the staging table's statistics, for the plans of the checks and the writes
+            diesel_async::RunQueryDsl::execute(
+                diesel::sql_query("ANALYZE pg_temp.import_users"),
+                conn,
+            )
+            .await?;
+            for problem in importer.problems(conn, args.on_conflict).await? {
+                report.error(&problem);
+            }
+            let problems = read_errors + report.errors();
+            tracing::info!(
+                problems,
+                seconds = started.elapsed().as_secs_f64(),
+                "import: checked"
+            );
+            if problems > 0 {
+                return Err(anyhow::anyhow!(
+                    "nothing imported: {problems} problem{} in {lines} line{}",
+                    if problems == 1 { "" } else { "s" },
+                    if lines == 1 { "" } else { "s" },
+                ));
+            }
+            let existing = match args.on_conflict {
+                OnConflict::Skip => importer.existing(conn).await?,
+                OnConflict::Error | OnConflict::Update => 0,
+            };
+            let counts = Counts {
+                imported: staged - existing,
+                skipped: existing,
+            };
+            if args.dry_run {
+                // rolls back: nothing is written
+                return Err(DryRun(counts).into());
+            }
+            importer.apply(conn, args.on_conflict).await?;
+            tracing::info!(seconds = started.elapsed().as_secs_f64(), "import: written");
+            crate::audit::record(
+                conn,
+                &crate::audit::Context::operator(),
+                "user.imported",
+                &crate::audit::Target::new("import", &name),
+                crate::audit::Changes::new()
+                    .with("imported", None, Some(counts.imported.into()))
+                    .with("skipped", None, Some(counts.skipped.into())),
+            )
+            .await?;
+            Ok(counts)
+        })
+        .await;
+    match outcome {
+        Ok(counts) => {
+            println!("imported {}, skipped {}", counts.imported, counts.skipped);
+            Ok(())
+        }
+        Err(e) => match e.downcast::<DryRun>() {
+            Ok(DryRun(counts)) => {
+                println!(
+                    "would import {}, skip {}; nothing written (dry run)",
+                    counts.imported, counts.skipped
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// The end of a dry run: its transaction rolls back.
+#[derive(Debug, thiserror::Error)]
+#[error("dry run")]
+struct DryRun(Counts);
+
+/// The reader thread: every line checked and reported, good ones hashed and sent in batches.
+/// Returns (problems reported, lines read).
+fn read_and_check<I: Importer>(
+    reader: Box<dyn BufRead + Send>,
+    importer: &I,
+    hasher: &crate::password::PasswordHasher,
+    runtime: &tokio::runtime::Handle,
+    batches: &tokio::sync::mpsc::Sender<Vec<Staged<I::Row>>>,
+) -> anyhow::Result<(u64, u64)> {
+    let mut report = Report::new(std::io::stderr());
+    let mut batch: Vec<(u64, I::Row, PasswordField)> = Vec::with_capacity(BATCH);
+    let mut last = 0;
+    let send = |batch: Vec<(u64, I::Row, PasswordField)>| -> anyhow::Result<()> {
+        let staged = runtime.block_on(hash_plain(hasher, batch))?;
+        batches
+            .blocking_send(staged)
+            .map_err(|_| anyhow::anyhow!("import: the writer stopped"))
+    };
+    for item in lines(reader) {
+        let (number, mut line) = match item {
+            Ok(line) => line,
+            Err(e) => {
+                last = e.line;
+                report.error(&e);
+                continue;
+            }
+        };
+        last = number;
+        let password = password_field(number, &mut line);
+        let checked = importer.check(
+            number,
+            line,
+            password.as_ref().unwrap_or(&PasswordField::None),
+        );
+        match (password, checked) {
+            (Ok(password), Ok(row)) => {
+                batch.push((number, row, password));
+                if batch.len() == BATCH {
+                    send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))?;
+                }
+            }
+            (password, checked) => {
+                let mut errors = password.err().into_iter().collect::<Vec<_>>();
+                errors.extend(checked.err().unwrap_or_default());
+                for e in &errors {
+                    report.error(e);
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        send(batch)?;
+    }
+    Ok((report.errors(), last))
+}
+
+/// A batch with its `password`s hashed (all at once, on the hasher's threads).
+async fn hash_plain<R>(
+    hasher: &crate::password::PasswordHasher,
+    batch: Vec<(u64, R, PasswordField)>,
+) -> anyhow::Result<Vec<Staged<R>>> {
+    let hashes = futures_util::future::join_all(batch.iter().map(|(_, _, password)| async move {
+        match password {
+            PasswordField::Hash(h) => Ok(Some(h.clone())),
+            PasswordField::Plain(p) => hasher
+                .hash(
+                    // the service's rule has checked it; this is the type the hasher takes
+                    &crate::values::Password::new(p.expose(), 0)
+                        .map_err(|_| anyhow::anyhow!("a password over 72 bytes"))?,
+                )
+                .await
+                .map(Some)
+                .map_err(anyhow::Error::from),
+            PasswordField::None => Ok(None),
+        }
+    }))
+    .await;
+    batch
+        .into_iter()
+        .zip(hashes)
+        .map(|((line, row, _), hash)| {
+            Ok(Staged {
+                line,
+                row,
+                password_hash: hash?,
+            })
+        })
+        .collect()
+}
+
+/// What a service's export is made of.
+pub trait Exporter: Send + Sync {
+    /// Checks `--tenant`'s id (its format, and that it exists); the message says what is wrong.
+    fn tenant(
+        &self,
+        conn: &mut crate::db::Conn,
+        tenant: &str,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+
+    /// Up to `limit` users after the key `after` (in key order), in `tenant` when given, each
+    /// with its key and its line (the import's fields, `password_hash` included).
+    fn page(
+        &self,
+        conn: &mut crate::db::Conn,
+        tenant: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> impl std::future::Future<Output = Result<Vec<(String, Value)>, crate::db::DbError>> + Send;
+}
+
+/// `<svc> admin export [--tenant ID] [FILE]`: every user (of the tenant) as an import line,
+/// in key order, read a page at a time inside one repeatable-read transaction (one snapshot,
+/// memory flat). A FILE is created readable by its owner only: it holds password hashes.
+pub async fn export<E: Exporter>(
+    db: &crate::db::Db,
+    exporter: E,
+    args: &[&str],
+) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    let args = ExportArgs::parse(args).map_err(anyhow::Error::msg)?;
+    let out: Box<dyn Write + Send> = match &args.output {
+        None => Box::new(std::io::stdout()),
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            Box::new(
+                options
+                    .open(path)
+                    .map_err(|e| anyhow::anyhow!("export: cannot write {}: {e}", path.display()))?,
+            )
+        }
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let mut conn = db.conn().await?;
+    let written = conn
+        .transaction::<_, anyhow::Error, _>(async |conn| {
+            // one snapshot for every page
+            diesel_async::RunQueryDsl::execute(
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                conn,
+            )
+            .await?;
+            if let Some(tenant) = &args.tenant {
+                exporter.tenant(conn, tenant).await?;
+            }
+            let mut after: Option<String> = None;
+            let mut written = 0u64;
+            loop {
+                let page = exporter
+                    .page(conn, args.tenant.as_deref(), after.as_deref(), BATCH as i64)
+                    .await?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                for (_, line) in &page {
+                    serde_json::to_writer(&mut out, line)?;
+                    out.write_all(b"\n")?;
+                }
+                written += page.len() as u64;
+            }
+            Ok(written)
+        })
+        .await?;
+    out.flush()?;
+    tracing::info!(users = written, "exported");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -199,6 +199,11 @@ impl Errors {
         self.add(field, format!("The {} must be an array.", attribute(field)));
     }
 
+    /// Each field with its messages, in the order the rules ran (an import's line errors).
+    pub fn into_fields(self) -> Vec<(String, Vec<String>)> {
+        self.fields
+    }
+
     /// The 422 body.
     pub fn to_json(&self) -> Value {
         let errors: Map<String, Value> = self

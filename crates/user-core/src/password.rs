@@ -11,6 +11,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 
+/// What is stored for a user without a usable password where the column cannot be null (an
+/// imported user whose line gave neither `password_hash` nor `password`): no password matches
+/// it, and it is verified like an unknown account (a dummy hash of the same cost), so its
+/// answer takes as long as any other.
+pub const NO_PASSWORD: &str = "!";
+
 /// The lowest cost allowed without `ALLOW_WEAK_BCRYPT=1`.
 pub const MIN_STRONG_COST: u32 = 10;
 
@@ -128,11 +134,12 @@ impl PasswordHasher {
     }
 
     /// Whether `password` matches `hash`. With no hash (unknown account, or an account without a
-    /// password) a dummy hash of the same cost is verified instead and `false` returned, so the
+    /// password, [`NO_PASSWORD`]) a dummy hash of the same cost is verified instead and `false` returned, so the
     /// answer takes as long either way.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
         let plain = password.to_owned();
-        let stored = hash.map(str::to_owned);
+        // anything but a bcrypt hash (NO_PASSWORD) is checked like no hash at all
+        let stored = hash.filter(|h| h.starts_with("$2")).map(str::to_owned);
         let dummy = Arc::clone(&self.dummy);
         let cost = self.cost;
         let outcome = self
@@ -296,6 +303,15 @@ mod tests {
             hasher.dummy.get().is_some(),
             "the dummy hash was computed and used"
         );
+    }
+
+    #[tokio::test]
+    async fn no_password_matches_nothing_and_is_checked_like_an_unknown_account() {
+        let hasher = PasswordHasher::new(4);
+        for typed in ["", "!", NO_PASSWORD, "anything"] {
+            assert!(!hasher.verify(typed, Some(NO_PASSWORD)).await, "{typed:?}");
+        }
+        assert!(hasher.dummy.get().is_some(), "the dummy hash did the work");
     }
 
     #[tokio::test]

@@ -902,11 +902,16 @@ async fn admin_events_prints_the_trail_as_ndjson_and_follows_it() {
         String::from_utf8_lossy(&out.stderr).contains("--after"),
         "{out:?}"
     );
-    let usage = partner_svc::admin::run(&app.state.core.db, &["nothing".into()]).await;
+    let usage = partner_svc::admin::run(
+        &app.state.core.db,
+        &app.state.core.settings.hasher(),
+        &["nothing".into()],
+    )
+    .await;
     assert!(usage
         .unwrap_err()
         .to_string()
-        .contains("admin events [--after N] [--follow]"));
+        .contains("events [--after N] [--follow]"));
 
     // --follow prints what is written after it started
     let last = events.last().unwrap()["id"].as_i64().unwrap();

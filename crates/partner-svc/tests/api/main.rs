@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod concurrency;
 mod helpers;
+mod import;
 mod pages;
 mod plumbing;
 mod rehash;

@@ -130,12 +130,26 @@ async fn an_unreachable_database_is_a_503_with_retry_after() {
 async fn admin_partner_create_and_its_usage() {
     let app = spawn_app().await;
     let db = &app.state.core.db;
-    partner_svc::admin::run(db, &["partner-create".into(), "Gamma".into()])
-        .await
-        .unwrap();
-    let again = partner_svc::admin::run(db, &["partner-create".into(), "Gamma".into()]).await;
+    partner_svc::admin::run(
+        db,
+        &app.state.core.settings.hasher(),
+        &["partner-create".into(), "Gamma".into()],
+    )
+    .await
+    .unwrap();
+    let again = partner_svc::admin::run(
+        db,
+        &app.state.core.settings.hasher(),
+        &["partner-create".into(), "Gamma".into()],
+    )
+    .await;
     assert!(again.unwrap_err().to_string().contains("exists already"));
-    let usage = partner_svc::admin::run(db, &["user-create".into()]).await;
+    let usage = partner_svc::admin::run(
+        db,
+        &app.state.core.settings.hasher(),
+        &["user-create".into()],
+    )
+    .await;
     assert!(usage.unwrap_err().to_string().starts_with("usage:"));
     let blank = partner_svc::admin::create_partner(db, "   ").await;
     assert!(blank.is_err());
