@@ -16,7 +16,7 @@
 #   stack_profile_dir, service_bin   where `cargo build` puts <short>-svc for STACK_PROFILE
 #   ensure_postgres                  exports DATABASE_URL (see below)
 #   ensure_nginx                     sets NGINX_BIN
-#   ensure_curl, apt_install, wait_http URL [SECONDS] [STATUS], port_in_use PORT
+#   ensure_curl, ensure_jq, apt_install, wait_http URL [SECONDS] [STATUS], port_in_use PORT
 #   read_env_file FILE               sets ENV_FILE_PAIRS ("KEY=value" ...) from an env file in
 #                                    compose's env-file syntax, never running it as shell code
 #   export_env_file FILE             exports them (in the subshell that execs a service)
@@ -121,6 +121,12 @@ apt_install() {
 ensure_curl() {
     command -v curl >/dev/null 2>&1 && return 0
     apt_install curl ca-certificates
+}
+
+# ensure_jq: the migration filters (deploy/migration/*.jq) are tested with the real jq.
+ensure_jq() {
+    command -v jq >/dev/null 2>&1 && return 0
+    apt_install jq
 }
 
 # wait_http URL [TIMEOUT_SECONDS=30] [STATUS=200]: poll until URL answers STATUS.

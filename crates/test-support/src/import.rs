@@ -94,3 +94,26 @@ pub fn upstream_hashes(password: &str) -> Vec<String> {
         bcrypt::hash(password, 10).expect("bcrypt"),
     ]
 }
+
+/// The workspace's root folder.
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root")
+}
+
+/// `jq -c -f deploy/migration/<filter>.jq tests/fixtures/<fixture>`, run as an operator would:
+/// the import lines an upstream's sample export maps to (scripts/test installs jq).
+pub fn map_fixture(filter: &str, fixture: &str) -> String {
+    let root = root();
+    let out = Command::new("jq")
+        .arg("-c")
+        .arg("-f")
+        .arg(root.join("deploy/migration").join(format!("{filter}.jq")))
+        .arg(root.join("tests/fixtures").join(fixture))
+        .output()
+        .expect("jq runs (scripts/test installs it)");
+    assert!(out.status.success(), "jq failed: {out:?}");
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
