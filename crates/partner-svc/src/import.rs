@@ -137,6 +137,9 @@ impl import::Importer for Import {
         )
         .execute(conn)
         .await?;
+        diesel::sql_query("CREATE INDEX ON import_users (line)")
+            .execute(conn)
+            .await?;
         // the staged lines that meet existing users: by id, by email
         diesel::sql_query(
             "CREATE TEMP TABLE import_existing (line bigint PRIMARY KEY, by_id bigint, by_email bigint)
@@ -279,30 +282,49 @@ impl import::Importer for Import {
         )
         .execute(conn)
         .await?;
-        diesel::sql_query(
-            "INSERT INTO users (id, first_name, last_name, email, password_hash, permissions,
-                                created_at, updated_at)
-             SELECT id, first_name, last_name, email, coalesce(password_hash, $1), permissions,
-                    coalesce(created_at, now()), coalesce(updated_at, now())
-             FROM import_users s
-             WHERE NOT EXISTS (SELECT 1 FROM import_existing e WHERE e.line = s.line)
-             ORDER BY id",
+        // A chunk of users, then their memberships: each membership's foreign-key check
+        // locks its user's row, and a chunk's rows are still in shared buffers then (a
+        // million users written whole first were written out, read back and written again).
+        let lines: LineRange = diesel::sql_query(
+            "SELECT coalesce(min(line), 0) AS first, coalesce(max(line), -1) AS last FROM import_users",
         )
-        .bind::<Text, _>(NO_PASSWORD)
-        .execute(conn)
+        .get_result(conn)
         .await?;
-        diesel::sql_query(
-            // with the search text of the row just written (migration 2026-12-03-000004:
-            // the trigger's copy is skipped)
-            "INSERT INTO memberships (partner_id, user_id, created_at, search)
-             SELECT p, s.id, coalesce(s.created_at, now()),
-                    lower(s.first_name || ' ' || s.last_name || ' ' || s.email)
-             FROM import_users s, unnest(s.partners) AS p
-             WHERE NOT EXISTS (SELECT 1 FROM import_existing e WHERE e.line = s.line)
-             ORDER BY p, s.id",
-        )
-        .execute(conn)
-        .await?;
+        let mut from = lines.first;
+        while from <= lines.last {
+            let to = from + CHUNK_LINES;
+            diesel::sql_query(
+                "INSERT INTO users (id, first_name, last_name, email, password_hash, permissions,
+                                    created_at, updated_at)
+                 SELECT id, first_name, last_name, email, coalesce(password_hash, $1), permissions,
+                        coalesce(created_at, now()), coalesce(updated_at, now())
+                 FROM import_users s
+                 WHERE s.line >= $2 AND s.line < $3
+                   AND NOT EXISTS (SELECT 1 FROM import_existing e WHERE e.line = s.line)
+                 ORDER BY id",
+            )
+            .bind::<Text, _>(NO_PASSWORD)
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(to)
+            .execute(conn)
+            .await?;
+            diesel::sql_query(
+                // with the search text of the row just written (migration
+                // 2026-12-03-000004: the trigger's copy is skipped)
+                "INSERT INTO memberships (partner_id, user_id, created_at, search)
+                 SELECT p, s.id, coalesce(s.created_at, now()),
+                        lower(s.first_name || ' ' || s.last_name || ' ' || s.email)
+                 FROM import_users s, unnest(s.partners) AS p
+                 WHERE s.line >= $1 AND s.line < $2
+                   AND NOT EXISTS (SELECT 1 FROM import_existing e WHERE e.line = s.line)
+                 ORDER BY p, s.id",
+            )
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(to)
+            .execute(conn)
+            .await?;
+            from = to;
+        }
         if on_conflict == OnConflict::Update {
             diesel::sql_query(
                 "UPDATE users u SET first_name = s.first_name, last_name = s.last_name,
@@ -351,6 +373,17 @@ impl Problem {
             message: self.message,
         }
     }
+}
+
+/// Lines written per pair of statements in `apply`.
+const CHUNK_LINES: i64 = 50_000;
+
+#[derive(QueryableByName)]
+struct LineRange {
+    #[diesel(sql_type = BigInt)]
+    first: i64,
+    #[diesel(sql_type = BigInt)]
+    last: i64,
 }
 
 #[derive(QueryableByName)]
