@@ -1,5 +1,6 @@
 //! `agency-svc admin …`: the operators' commands. Each change is recorded in the audit trail
-//! (actor `operator`, tenant the group) in the change's own transaction.
+//! (actor `operator`, tenant the group) in the change's own transaction; an import records one
+//! `user.imported` without a tenant (its file may hold users of any group; `crate::import`).
 
 use crate::audit;
 use crate::db::{self, Revoked};
@@ -10,7 +11,7 @@ use user_core::db::{Conn, Db, DbError};
 use user_core::password::PasswordHasher;
 use user_core::values::Password;
 
-const USAGE: &str = "usage: agency-svc admin group-create <name> | agency-create <group-id> <name> | client-create <group-id> <name> | client-revoke <client-id> | events [--after N] [--follow]";
+const USAGE: &str = "usage: agency-svc admin group-create <name> | agency-create <group-id> <name> | client-create <group-id> <name> | client-revoke <client-id> | events [--after N] [--follow] | import [--dry-run] [--on-conflict error|skip|update] FILE|- | export [--tenant ID] [FILE]";
 
 fn group_id(raw: &str) -> anyhow::Result<i64> {
     raw.parse()
@@ -20,8 +21,15 @@ fn group_id(raw: &str) -> anyhow::Result<i64> {
 /// Runs one admin command and prints its result on stdout.
 pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if let ["events", rest @ ..] = args.as_slice() {
-        return user_core::audit::cli(database, rest).await;
+    match args.as_slice() {
+        ["events", rest @ ..] => return user_core::audit::cli(database, rest).await,
+        ["import", rest @ ..] => {
+            return user_core::import::import(database, hasher, crate::import::Import, rest).await
+        }
+        ["export", rest @ ..] => {
+            return user_core::import::export(database, crate::import::Export, rest).await
+        }
+        _ => {}
     }
     let mut conn = database.conn().await?;
     match args.as_slice() {

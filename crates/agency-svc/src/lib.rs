@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod import;
 pub mod openapi;
 pub mod permissions;
 pub mod routes;

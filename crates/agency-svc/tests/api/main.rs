@@ -4,6 +4,7 @@
 mod audit;
 mod concurrency;
 mod helpers;
+mod import;
 mod plumbing;
 mod rehash;
 mod token;
