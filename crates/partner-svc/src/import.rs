@@ -226,9 +226,18 @@ impl import::Importer for Import {
                  FROM import_existing WHERE by_email IS NOT NULL AND by_id IS NULL"
             }
             // a line whose id is one user and whose email another cannot be either
+            // a line whose id is one user (or no user) and whose email another cannot be
+            // either; two lines that meet the same user cannot both be written
             OnConflict::Update => {
-                "SELECT line, 'email' AS field, 'The email has already been taken.' AS message
-                 FROM import_existing WHERE by_id <> by_email"
+                "SELECT e.line, 'email' AS field, 'The email has already been taken.' AS message
+                 FROM import_existing e JOIN import_users s ON s.line = e.line
+                 WHERE e.by_email IS NOT NULL AND s.id IS NOT NULL
+                   AND e.by_id IS DISTINCT FROM e.by_email
+                 UNION ALL
+                 SELECT line, 'id', 'meets the same user as line ' || first
+                 FROM (SELECT line, min(line) OVER (PARTITION BY coalesce(by_id, by_email)) AS first
+                       FROM import_existing) d
+                 WHERE line <> first"
             }
             OnConflict::Skip => "SELECT 0::bigint AS line, '' AS field, '' AS message WHERE false",
         };
@@ -263,8 +272,9 @@ impl import::Importer for Import {
         // ids kept: the sequence moves past the largest first, so users created through the
         // API meanwhile or later never take one
         diesel::sql_query(
+            // (`last_value + is_called` is the next value the sequence gives)
             "SELECT setval('users_id_seq', m) FROM (SELECT max(id) AS m FROM import_users) x
-             WHERE m > (SELECT last_value FROM users_id_seq)",
+             WHERE m >= (SELECT last_value + is_called::int FROM users_id_seq)",
         )
         .execute(conn)
         .await?;

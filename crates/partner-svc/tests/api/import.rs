@@ -317,6 +317,35 @@ async fn existing_users_fail_the_import_or_are_skipped_or_updated() {
         ran.problems(),
         ["line 1: email: The email has already been taken."]
     );
+    // an id no user has, with another user's email: the id would be lost
+    let ran = import(
+        &app,
+        &["--on-conflict", "update"],
+        &[line(77_777, "fresh@example.com", &[app.beta])],
+    )
+    .await;
+    assert_eq!(
+        ran.problems(),
+        ["line 1: email: The email has already been taken."]
+    );
+    // two lines that meet one user (by id, by email)
+    let ran = import(
+        &app,
+        &["--on-conflict", "update"],
+        &[
+            line(existing, "renamed@example.com", &[app.beta]),
+            json!({"first_name": "B", "last_name": "B", "email": "RENAMED@example.com",
+                   "partners": [app.alpha]}),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ran.problems(),
+        [
+            "line 2: email: duplicates line 1",
+            "line 2: id: meets the same user as line 1"
+        ]
+    );
     assert_eq!(
         imported_events(&app).await,
         3,
