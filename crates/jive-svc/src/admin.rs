@@ -9,7 +9,7 @@ use user_core::db::{Db, DbError};
 use user_core::password::PasswordHasher;
 use user_core::values::{Email, Password};
 
-const USAGE: &str = "usage: jive-svc admin org-create <name> | user-create <org-id> <email> [--admin|--write|--read] | events [--after N] [--follow]";
+const USAGE: &str = "usage: jive-svc admin org-create <name> [--id <org-id>] | user-create <org-id> <email> [--admin|--write|--read] | events [--after N] [--follow] | import [--dry-run] [--on-conflict error|skip|update] FILE|- | export [--tenant ORG-ID] [FILE]";
 
 /// The permissions a `user-create` flag grants (none: `{}`, the user can call nothing).
 fn permissions(flag: Option<&str>) -> anyhow::Result<Value> {
@@ -26,23 +26,45 @@ fn permissions(flag: Option<&str>) -> anyhow::Result<Value> {
 /// NDJSON, [`user_core::audit::cli`]).
 pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if let ["events", rest @ ..] = args.as_slice() {
-        return user_core::audit::cli(database, rest).await;
+    match args.as_slice() {
+        ["events", rest @ ..] => return user_core::audit::cli(database, rest).await,
+        ["import", rest @ ..] => {
+            user_core::import::import(database, hasher, crate::import::Import, rest).await?;
+            number_events(&mut database.conn().await?).await;
+            return Ok(());
+        }
+        ["export", rest @ ..] => {
+            return user_core::import::export(database, crate::import::Export, rest).await
+        }
+        _ => {}
     }
     let mut conn = database.conn().await?;
     match args.as_slice() {
-        ["org-create", name] => {
+        ["org-create", name, rest @ ..] => {
             let name = name.trim();
             if name.is_empty() {
                 bail!("the org name must not be empty");
             }
-            let id = ids::object_id();
+            // `--id`: the org's id kept from elsewhere (its users' lines name it: `import`)
+            let id = match rest {
+                [] => ids::object_id(),
+                ["--id", id] if ids::is_object_id(id) => (*id).to_owned(),
+                ["--id", id] => bail!("--id takes 24 lowercase hex characters, got {id:?}"),
+                _ => bail!(USAGE),
+            };
             let ctx = audit::operator(&id);
             conn.transaction::<_, DbError, _>(async |conn| {
                 db::create_org(conn, &id, name).await?;
                 audit::org_created(conn, &ctx, &id, name).await
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    anyhow!("org {id} exists already")
+                } else {
+                    e.into()
+                }
+            })?;
             println!("{id}");
         }
         ["user-create", org, email, rest @ ..] if rest.len() <= 1 => {
@@ -83,10 +105,14 @@ pub async fn run(database: &Db, hasher: &PasswordHasher, args: &[String]) -> any
         }
         _ => bail!(USAGE),
     }
-    // Number the new event now, so that followers see it at once (a running service's hub
-    // would within a second).
-    if let Err(e) = user_core::audit::sequence(&mut conn).await {
+    number_events(&mut conn).await;
+    Ok(())
+}
+
+/// Numbers the command's new event now, so that followers see it at once (a running
+/// service's hub would within a second).
+async fn number_events(conn: &mut user_core::db::Conn) {
+    if let Err(e) = user_core::audit::sequence(conn).await {
         tracing::warn!(error = %e, "audit: the event is numbered by the service later");
     }
-    Ok(())
 }

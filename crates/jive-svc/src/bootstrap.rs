@@ -13,7 +13,7 @@ use user_core::values::{Email, Password};
 pub const BOOTSTRAP_ORG_NAME: &str = "Bootstrap";
 
 /// The shortest bootstrap access key accepted.
-pub const MIN_BOOTSTRAP_KEY_CHARS: usize = 32;
+pub const MIN_BOOTSTRAP_KEY_CHARS: usize = crate::wire::MIN_ACCESS_KEY_CHARS;
 
 /// The checked bootstrap variables: the org, and the admin's email and key if given.
 #[derive(Debug)]
@@ -42,10 +42,7 @@ pub fn check(config: &Config) -> anyhow::Result<Option<Plan>> {
                 bail!("BOOTSTRAP_ADMIN_EMAIL is not a valid email address");
             };
             let k = key.expose();
-            if k.chars().count() < MIN_BOOTSTRAP_KEY_CHARS
-                || k.len() > 256
-                || !k.chars().all(|c| c.is_ascii_graphic())
-            {
+            if !crate::wire::usable_access_key(k) {
                 bail!("BOOTSTRAP_ADMIN_ACCESS_KEY must be {MIN_BOOTSTRAP_KEY_CHARS} to 256 printable characters without spaces");
             }
             Some((email, key.clone()))

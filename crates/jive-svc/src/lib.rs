@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod import;
 pub mod openapi;
 pub mod permissions;
 pub mod routes;

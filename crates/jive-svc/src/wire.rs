@@ -207,40 +207,102 @@ impl UserInput {
         let Value::Object(body) = body else {
             return Err(invalid("the body must be a JSON object"));
         };
-        let email_address = match body.get("email_address") {
-            None | Some(Value::Null) if create => {
-                return Err(invalid("email_address is required"));
-            }
-            None => None,
-            Some(Value::String(s)) => Some(
-                Email::parse(s)
-                    .map_err(|_| invalid("email_address is not a valid email address"))?,
-            ),
-            Some(_) => return Err(invalid("email_address is not a valid email address")),
-        };
-        let active = match body.get("active") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => return Err(invalid("active must be true or false")),
-        };
-        let user_permissions = body.get("user_permissions").map(permissions).transpose()?;
-        let password = match body.get("password") {
-            Some(Value::String(s)) if create && !s.is_empty() => {
-                Some(Password::new(s, DEFAULT_MIN_PASSWORD_CHARS).map_err(password_message)?)
-            }
-            Some(Value::String(_) | Value::Null) | None => None,
-            Some(_) if create => return Err(invalid("password must be a string")),
-            Some(_) => None,
-        };
-        Ok(Self {
-            first_name: name(body, "first_name")?,
-            last_name: name(body, "last_name")?,
+        let (input, errors) = Self::check(body, create);
+        match errors.into_iter().next() {
+            Some((_, message)) => Err(message),
+            None => Ok(input),
+        }
+    }
+
+    /// Every failing rule of [`UserInput::parse`] with the field it concerns, in the order
+    /// `parse` reports the first (`admin import` names them all), and the fields that passed.
+    pub fn check(body: &Map<String, Value>, create: bool) -> (Self, Vec<(&'static str, String)>) {
+        fn rule<T>(
+            errors: &mut Vec<(&'static str, String)>,
+            field: &'static str,
+            checked: Result<Option<T>, String>,
+        ) -> Option<T> {
+            checked.unwrap_or_else(|message| {
+                errors.push((field, message));
+                None
+            })
+        }
+        let mut errors = Vec::new();
+        let email_address = rule(
+            &mut errors,
+            "email_address",
+            match body.get("email_address") {
+                None | Some(Value::Null) if create => Err(invalid("email_address is required")),
+                None => Ok(None),
+                Some(Value::String(s)) => Email::parse(s)
+                    .map(Some)
+                    .map_err(|_| invalid("email_address is not a valid email address")),
+                Some(_) => Err(invalid("email_address is not a valid email address")),
+            },
+        );
+        let active = rule(
+            &mut errors,
+            "active",
+            match body.get("active") {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Bool(b)) => Ok(Some(*b)),
+                Some(_) => Err(invalid("active must be true or false")),
+            },
+        );
+        let user_permissions = rule(
+            &mut errors,
+            "user_permissions",
+            body.get("user_permissions").map(permissions).transpose(),
+        );
+        let password = rule(
+            &mut errors,
+            "password",
+            match body.get("password") {
+                Some(Value::String(s)) if create => create_password(s),
+                Some(Value::String(_) | Value::Null) | None => Ok(None),
+                Some(_) if create => Err(invalid("password must be a string")),
+                Some(_) => Ok(None),
+            },
+        );
+        let first_name = rule(&mut errors, "first_name", name(body, "first_name"));
+        let last_name = rule(&mut errors, "last_name", name(body, "last_name"));
+        let input = Self {
+            first_name,
+            last_name,
             email_address,
             active,
             user_permissions,
             password,
-        })
+        };
+        (input, errors)
     }
+}
+
+/// A create's `password`: `""` is none (the user gets a random one), anything else must be 8
+/// characters to 72 bytes.
+pub fn create_password(password: &str) -> Result<Option<Password>, String> {
+    if password.is_empty() {
+        return Ok(None);
+    }
+    Password::new(password, DEFAULT_MIN_PASSWORD_CHARS)
+        .map(Some)
+        .map_err(password_message)
+}
+
+/// The shortest access key taken from outside (bootstrap, import); the service makes 32
+/// lowercase hex characters, as Tyk does.
+pub const MIN_ACCESS_KEY_CHARS: usize = 32;
+
+/// The longest key authentication reads (`auth::access_key`).
+pub const MAX_ACCESS_KEY_BYTES: usize = 256;
+
+/// Whether `key` can be given to a user as its access key: [`MIN_ACCESS_KEY_CHARS`] to
+/// [`MAX_ACCESS_KEY_BYTES`] printable ASCII characters without spaces (what a header carries
+/// and authentication reads back).
+pub fn usable_access_key(key: &str) -> bool {
+    key.len() >= MIN_ACCESS_KEY_CHARS
+        && key.len() <= MAX_ACCESS_KEY_BYTES
+        && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The change feed's query (`after`, `limit`, `wait`, `action`, `target`;

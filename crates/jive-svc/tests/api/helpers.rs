@@ -23,7 +23,13 @@ pub struct TestApp {
 
 /// The app on a fresh database, bootstrapped with org [`ORG`] and its admin ([`ADMIN_KEY`]).
 pub async fn spawn_app() -> TestApp {
-    let test_db = TestDb::new().await;
+    start(TestDb::new().await).await
+}
+
+/// The app on `test_db` (what it holds already kept: an instance a test has filled first),
+/// bootstrapped with org [`ORG`] and its admin ([`ADMIN_KEY`]), which bootstrap creates only
+/// when no user has that key.
+pub async fn start(test_db: TestDb) -> TestApp {
     let settings = test_support::settings(INFO, &test_db, &[]);
     let database = Db::new(&settings).unwrap();
     database.migrate(db::MIGRATIONS).await.unwrap();

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod concurrency;
 mod helpers;
+mod import;
 mod list;
 mod plumbing;
 mod users;
