@@ -20,7 +20,7 @@ from pathlib import Path
 CORE = [
     "lib.rs", "main.rs", "config.rs", "state.rs", "app.rs", "routes/mod.rs", "openapi.rs",
     "auth.rs", "permissions.rs", "error.rs", "wire.rs", "db/mod.rs", "db/schema.rs",
-    "bootstrap.rs", "admin.rs", "audit.rs", "routes/events.rs",
+    "bootstrap.rs", "admin.rs", "audit.rs", "routes/events.rs", "import.rs",
 ]
 
 
@@ -46,6 +46,8 @@ def paths_in(text):
     """Every `crate::…` / `super::…` path, with `use` groups expanded (one level of braces
     at a time, recursively)."""
     text = re.sub(r"//[^\n]*", "", text)
+    # visibility (`pub(crate)`, `pub(super)`, `pub(in crate::x)`) names no item
+    text = re.sub(r"\bpub\((?:crate|super|self|in [\w:]+)\)", "pub", text)
     out = []
     for m in re.finditer(r"\b(crate|super)((?:::\w+)*)(::\{)?", text):
         head = [m.group(1)] + [p for p in m.group(2).split("::") if p]
