@@ -45,6 +45,16 @@ impl Errors {
         )
     }
 
+    /// Every message with the field it belongs to, a nested dict field's as `field.inner`
+    /// (the shape of a line's problems in `admin import`).
+    pub fn into_fields(self) -> Vec<(String, Vec<String>)> {
+        let mut fields = Vec::new();
+        for (field, messages) in self.0 {
+            flatten(&field, &messages, &mut fields);
+        }
+        fields
+    }
+
     /// `Ok(value)` when nothing failed.
     pub fn result<T>(self, value: T) -> Result<T, Errors> {
         if self.is_empty() {
@@ -52,6 +62,28 @@ impl Errors {
         } else {
             Err(self)
         }
+    }
+}
+
+fn flatten(field: &str, messages: &[Value], out: &mut Vec<(String, Vec<String>)>) {
+    let mut own = Vec::new();
+    for message in messages {
+        match message {
+            Value::String(m) => own.push(m.clone()),
+            Value::Object(inner) => {
+                for (name, inner_messages) in inner {
+                    let inner_messages = match inner_messages {
+                        Value::Array(items) => items.clone(),
+                        other => vec![other.clone()],
+                    };
+                    flatten(&format!("{field}.{name}"), &inner_messages, out);
+                }
+            }
+            other => own.push(other.to_string()),
+        }
+    }
+    if !own.is_empty() {
+        out.push((field.to_owned(), own));
     }
 }
 
@@ -195,9 +227,11 @@ mod tests {
         let mut inner = Errors::new();
         inner.add("x", "unknown field");
         doc.errors.nested("p", inner);
+        let errors = doc.finish();
+        assert_eq!(errors.to_json(), json!({"p": [{"x": ["unknown field"]}]}));
         assert_eq!(
-            doc.finish().to_json(),
-            json!({"p": [{"x": ["unknown field"]}]})
+            errors.into_fields(),
+            [("p.x".to_owned(), vec!["unknown field".to_owned()])]
         );
     }
 }

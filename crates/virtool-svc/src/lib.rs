@@ -9,6 +9,7 @@ pub mod cerberus;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod import;
 pub mod openapi;
 pub mod permissions;
 pub mod routes;
@@ -40,7 +41,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match started.command {
         Command::Migrate => Ok(()),
-        Command::Admin(args) => admin::run(&started.db, &args).await,
+        Command::Admin(args) => admin::run(&started.db, &started.settings.hasher(), &args).await,
         Command::Serve => {
             let state = state(started.settings.clone(), started.db, &config).await?;
             bootstrap::apply(&state, &config).await?;

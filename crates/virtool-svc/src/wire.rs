@@ -259,7 +259,11 @@ pub struct PatchGroupBody {
     pub permissions: Option<PermissionChanges>,
 }
 
-fn password_rule(doc: &mut Document<'_>, raw: Option<&str>, min_chars: usize) -> Option<Password> {
+pub fn password_rule(
+    doc: &mut Document<'_>,
+    raw: Option<&str>,
+    min_chars: usize,
+) -> Option<Password> {
     match Password::new(raw?, min_chars) {
         Ok(p) => Some(p),
         Err(PasswordError::TooShort { min }) => {
@@ -273,7 +277,7 @@ fn password_rule(doc: &mut Document<'_>, raw: Option<&str>, min_chars: usize) ->
     }
 }
 
-fn id_rule(doc: &mut Document<'_>, field: &'static str, raw: Option<&str>) -> Option<String> {
+pub fn id_rule(doc: &mut Document<'_>, field: &'static str, raw: Option<&str>) -> Option<String> {
     let raw = raw?;
     match id_problem(raw) {
         None => Some(raw.to_owned()),

@@ -1026,9 +1026,13 @@ async fn admin_events_prints_the_trail_as_ndjson_and_follows_it() {
         let out = admin_command(&app, bad).output().unwrap();
         assert!(!out.status.success(), "{bad:?}");
     }
-    let usage = virtool_svc::admin::run(&app.state.core.db, &["users".to_owned()])
-        .await
-        .unwrap_err();
+    let usage = virtool_svc::admin::run(
+        &app.state.core.db,
+        &app.state.core.settings.hasher(),
+        &["users".to_owned()],
+    )
+    .await
+    .unwrap_err();
     assert!(
         usage.to_string().contains("events [--after N] [--follow]"),
         "{usage}"

@@ -6,6 +6,7 @@ mod audit;
 mod concurrency;
 mod groups;
 mod helpers;
+mod import;
 mod patch;
 mod plumbing;
 mod rehash;
