@@ -205,7 +205,6 @@ pub fn lines<R: BufRead>(
 
 /// Why a `password_hash` is refused, if it is.
 pub fn hash_problem(hash: &str) -> Option<&'static str> {
-    const ALPHABET: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let bytes = hash.as_bytes();
     if bytes.len() != 60 {
         return Some("must be a bcrypt hash of exactly 60 characters");
@@ -217,7 +216,11 @@ pub fn hash_problem(hash: &str) -> Option<&'static str> {
     if bytes[6] != b'$' || !cost.is_some_and(|c| (4..=31).contains(&c)) {
         return Some("must have a cost of 04 to 31");
     }
-    if !bytes[7..].iter().all(|b| ALPHABET.contains(b)) {
+    // bcrypt's base64 alphabet: ./A-Za-z0-9 (a lookup per byte: a million hashes are checked)
+    if !bytes[7..]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/')
+    {
         return Some("must hold bcrypt's base64 after the cost");
     }
     None
