@@ -258,12 +258,7 @@ impl import::Importer for Import {
                 {conflicts}
              ) problems ORDER BY line, field"
         );
-        let found: Vec<Problem> = diesel::sql_query(sql).load(conn).await?;
-        Ok(found.into_iter().map(Problem::into_line_error).collect())
-    }
-
-    async fn existing(&self, conn: &mut Conn) -> Result<u64, DbError> {
-        count(conn, "SELECT count(*) AS n FROM import_existing").await
+        import::load_problems(conn, &sql).await
     }
 
     async fn apply(&self, conn: &mut Conn, on_conflict: OnConflict) -> Result<(), DbError> {
@@ -322,37 +317,6 @@ impl import::Importer for Import {
         }
         Ok(())
     }
-}
-
-#[derive(QueryableByName)]
-struct Problem {
-    #[diesel(sql_type = BigInt)]
-    line: i64,
-    #[diesel(sql_type = Text)]
-    field: String,
-    #[diesel(sql_type = Text)]
-    message: String,
-}
-
-impl Problem {
-    fn into_line_error(self) -> LineError {
-        LineError {
-            line: self.line as u64,
-            field: self.field,
-            message: self.message,
-        }
-    }
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-async fn count(conn: &mut Conn, sql: &str) -> Result<u64, DbError> {
-    let c: Count = diesel::sql_query(sql).get_result(conn).await?;
-    Ok(c.n as u64)
 }
 
 pub struct Export;

@@ -13,6 +13,14 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// Standard output as NDJSON (an export), a value a line.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("an NDJSON line"))
+            .collect()
+    }
+
     /// The `line N: …` lines of standard error.
     pub fn problems(&self) -> Vec<&str> {
         self.stderr
@@ -39,6 +47,24 @@ impl Ran {
 /// standard input (BCRYPT_COST 4, logging off); blocks a thread of its own, not the runtime.
 pub async fn admin(bin: &str, url: &str, args: &[&str], stdin: &[u8]) -> Ran {
     admin_with(bin, url, args, stdin, &[]).await
+}
+
+/// `<bin> admin import [args…] -` with `lines` on standard input, one a line.
+pub async fn import_lines(bin: &str, url: &str, args: &[&str], lines: &[serde_json::Value]) -> Ran {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    all.push("-");
+    admin(bin, url, &all, text.as_bytes()).await
+}
+
+/// `<bin> admin export [args…]`, which must succeed.
+pub async fn export(bin: &str, url: &str, args: &[&str]) -> Ran {
+    let mut all = vec!["export"];
+    all.extend_from_slice(args);
+    let ran = admin(bin, url, &all, b"").await;
+    assert!(ran.success, "{ran:?}");
+    ran
 }
 
 /// [`admin`] with more environment variables (a service's own settings).

@@ -435,18 +435,34 @@ pub trait Importer: Send + Sync + 'static {
 
     /// What only the database can tell, over all the staged lines: references to what does not
     /// exist, duplicates inside the file, and (under `OnConflict::Error`, or where no choice
-    /// makes sense) lines that meet existing users. In line order.
+    /// makes sense) lines that meet existing users. In line order ([`load_problems`]). Fills
+    /// `import_existing` (created by `create_staging`) with the lines that meet existing users.
     fn problems(
         &self,
         conn: &mut crate::db::Conn,
         on_conflict: OnConflict,
     ) -> impl std::future::Future<Output = Result<Vec<LineError>, crate::db::DbError>> + Send;
 
-    /// How many staged lines meet an existing user (by key or unique field).
+    /// How many staged lines meet an existing user: the rows of the staging table
+    /// `import_existing` (a line each), which `problems` fills.
     fn existing(
         &self,
         conn: &mut crate::db::Conn,
-    ) -> impl std::future::Future<Output = Result<u64, crate::db::DbError>> + Send;
+    ) -> impl std::future::Future<Output = Result<u64, crate::db::DbError>> + Send {
+        async move {
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let c: Count = diesel_async::RunQueryDsl::get_result(
+                diesel::sql_query("SELECT count(*) AS n FROM import_existing"),
+                conn,
+            )
+            .await?;
+            Ok(c.n as u64)
+        }
+    }
 
     /// Writes the staged users (no problems were found): new ones inserted with their ids, the
     /// id sequences moved past them, existing ones left (`Skip`) or overwritten (`Update`).
@@ -455,6 +471,33 @@ pub trait Importer: Send + Sync + 'static {
         conn: &mut crate::db::Conn,
         on_conflict: OnConflict,
     ) -> impl std::future::Future<Output = Result<(), crate::db::DbError>> + Send;
+}
+
+/// The problems found by `sql`, a query of rows (`line` bigint, `field` text, `message` text)
+/// in the order to report them.
+pub async fn load_problems(
+    conn: &mut crate::db::Conn,
+    sql: &str,
+) -> Result<Vec<LineError>, crate::db::DbError> {
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(diesel::QueryableByName)]
+    struct Problem {
+        #[diesel(sql_type = BigInt)]
+        line: i64,
+        #[diesel(sql_type = Text)]
+        field: String,
+        #[diesel(sql_type = Text)]
+        message: String,
+    }
+    let found: Vec<Problem> = diesel_async::RunQueryDsl::load(diesel::sql_query(sql), conn).await?;
+    Ok(found
+        .into_iter()
+        .map(|p| LineError {
+            line: p.line as u64,
+            field: p.field,
+            message: p.message,
+        })
+        .collect())
 }
 
 /// `<svc> admin import …`: reads, checks and writes as the module's header says; prints

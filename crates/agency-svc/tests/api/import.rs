@@ -7,32 +7,17 @@
 use crate::helpers::{spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-use test_support::import::{admin, upstream_hashes, Ran};
+use test_support::import::{admin, import_lines, upstream_hashes, Ran};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agency-svc");
 const PASSWORD: &str = "imported-password-1";
 
 async fn import(app: &TestApp, args: &[&str], lines: &[Value]) -> Ran {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut all = vec!["import"];
-    all.extend_from_slice(args);
-    all.push("-");
-    admin(BIN, &app.db.url, &all, text.as_bytes()).await
+    import_lines(BIN, &app.db.url, args, lines).await
 }
 
 async fn export(app: &TestApp, args: &[&str]) -> Ran {
-    let mut all = vec!["export"];
-    all.extend_from_slice(args);
-    let ran = admin(BIN, &app.db.url, &all, b"").await;
-    assert!(ran.success, "{ran:?}");
-    ran
-}
-
-fn parsed(ran: &Ran) -> Vec<Value> {
-    ran.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    test_support::import::export(BIN, &app.db.url, args).await
 }
 
 async fn imported_events(app: &TestApp) -> usize {
@@ -139,7 +124,7 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users() {
     .await;
 
     let exported = export(&a, &[]).await;
-    let lines = parsed(&exported);
+    let lines = Ran::lines(&exported);
     assert_eq!(lines.len(), 4);
     let with_hash: Vec<bool> = lines
         .iter()
@@ -192,11 +177,11 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users() {
 
     // one agency group's users only
     let group = group_of(&b, &b_token).await;
-    let one = parsed(&export(&b, &["--tenant", &group.to_string()]).await);
+    let one = Ran::lines(&export(&b, &["--tenant", &group.to_string()]).await);
     assert_eq!(one.len(), 3);
     assert!(one.iter().all(|l| l["agency_id"] != json!(trondheim)));
     let other_group = group_of(&b, &b_other_token).await;
-    let two = parsed(&export(&b, &["--tenant", &other_group.to_string()]).await);
+    let two = Ran::lines(&export(&b, &["--tenant", &other_group.to_string()]).await);
     assert_eq!(two.len(), 1);
     assert_eq!(two[0]["email"], "siri@example.no");
     let missing = admin(BIN, &b.db.url, &["export", "--tenant", "999"], b"").await;
@@ -498,7 +483,7 @@ async fn imported_hashes_are_stored_byte_identical_and_round_trip_through_export
 
     // export gives them back byte for byte, and a fresh instance stores them so
     let exported = export(&app, &[]).await;
-    let out = parsed(&exported);
+    let out = Ran::lines(&exported);
     for (i, old) in hashes.iter().enumerate() {
         assert_eq!(out[i]["password_hash"], json!(old));
     }
@@ -601,7 +586,7 @@ async fn a_line_with_no_password_stores_none() {
     assert!(created >= started - chrono::Duration::seconds(1));
     assert_eq!(got["created_at"], got["updated_at"]);
     // the exported line has no password_hash
-    let out = parsed(&export(&app, &[]).await);
+    let out = Ran::lines(&export(&app, &[]).await);
     assert_eq!(out.len(), 3);
     assert!(
         out.iter().all(|l| l.get("password_hash").is_none()),

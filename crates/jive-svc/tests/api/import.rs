@@ -7,7 +7,7 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use test_support::import::{admin, upstream_hashes, Ran};
+use test_support::import::{admin, import_lines, upstream_hashes, Ran};
 use test_support::TestDb;
 use user_core::password::{PasswordHasher, NO_PASSWORD};
 
@@ -15,11 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_jive-svc");
 const PASSWORD: &str = "imported-password-1";
 
 async fn import_into(url: &str, args: &[&str], lines: &[Value]) -> Ran {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut all = vec!["import"];
-    all.extend_from_slice(args);
-    all.push("-");
-    admin(BIN, url, &all, text.as_bytes()).await
+    import_lines(BIN, url, args, lines).await
 }
 
 async fn import(app: &TestApp, args: &[&str], lines: &[Value]) -> Ran {
@@ -27,18 +23,7 @@ async fn import(app: &TestApp, args: &[&str], lines: &[Value]) -> Ran {
 }
 
 async fn export(app: &TestApp, args: &[&str]) -> Ran {
-    let mut all = vec!["export"];
-    all.extend_from_slice(args);
-    let ran = admin(BIN, &app._db.url, &all, b"").await;
-    assert!(ran.success, "{ran:?}");
-    ran
-}
-
-fn parsed(ran: &Ran) -> Vec<Value> {
-    ran.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    test_support::import::export(BIN, &app._db.url, args).await
 }
 
 async fn imported_events(app: &TestApp) -> usize {
@@ -125,7 +110,7 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users_and_keys(
     let boss_key = boss.stdout.split_whitespace().nth(1).unwrap().to_owned();
 
     let exported = export(&a, &[]).await;
-    let lines = parsed(&exported);
+    let lines = Ran::lines(&exported);
     assert_eq!(lines.len(), 6, "every user of every org");
     assert!(lines.iter().all(|l| l["password_hash"]
         .as_str()
@@ -214,7 +199,7 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users_and_keys(
     // and out again: the same lines, byte for byte (ids, keys, timestamps, hashes kept)
     assert_eq!(export(&b, &[]).await.stdout, exported.stdout);
     // one org's users only
-    let others = parsed(&export(&b, &["--tenant", &other]).await);
+    let others = Ran::lines(&export(&b, &["--tenant", &other]).await);
     assert_eq!(others.len(), 1);
     assert_eq!(others[0]["email_address"], "boss@other.example");
     let missing = admin(
@@ -561,7 +546,7 @@ async fn password_hashes_are_kept_byte_identical_and_no_password_stores_none() {
     assert_eq!(app.password_hash(&oid(711)).await, NO_PASSWORD);
     assert_eq!(app.password_hash(&oid(712)).await, NO_PASSWORD);
     // exported as stored (no re-hash: jive has no password sign-in); none when there is none
-    let out = parsed(&export(&app, &[]).await);
+    let out = Ran::lines(&export(&app, &[]).await);
     let of = |id: String| out.iter().find(|l| l["id"] == id.as_str()).unwrap().clone();
     for (i, hash) in hashes.iter().enumerate() {
         assert_eq!(of(oid(700 + i as u64))["password_hash"], hash.as_str());
@@ -623,7 +608,7 @@ async fn ids_and_keys_are_kept_and_users_created_later_get_fresh_ones() {
     );
     assert_eq!(app.get(&new_key, "/api/users").await.status, 200);
     // timestamps kept
-    let out = parsed(&export(&app, &[]).await);
+    let out = Ran::lines(&export(&app, &[]).await);
     let kept_line = out.iter().find(|l| l["id"] == future).unwrap();
     assert_eq!(kept_line["created_at"], "2015-01-19T13:12:25Z");
     assert_eq!(kept_line["updated_at"], "2016-02-01T00:00:00.500Z");

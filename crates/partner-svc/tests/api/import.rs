@@ -6,24 +6,16 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use test_support::import::{admin, upstream_hashes, Ran};
+use test_support::import::{admin, import_lines, upstream_hashes, Ran};
 
 const BIN: &str = env!("CARGO_BIN_EXE_partner-svc");
 
 async fn import(app: &TestApp, args: &[&str], lines: &[Value]) -> Ran {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut all = vec!["import"];
-    all.extend_from_slice(args);
-    all.push("-");
-    admin(BIN, &app.db.url, &all, text.as_bytes()).await
+    import_lines(BIN, &app.db.url, args, lines).await
 }
 
 async fn export(app: &TestApp, args: &[&str]) -> Ran {
-    let mut all = vec!["export"];
-    all.extend_from_slice(args);
-    let ran = admin(BIN, &app.db.url, &all, b"").await;
-    assert!(ran.success, "{ran:?}");
-    ran
+    test_support::import::export(BIN, &app.db.url, args).await
 }
 
 async fn imported_events(app: &TestApp) -> usize {

@@ -7,33 +7,18 @@ use crate::helpers::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use test_support::import::{admin, admin_with, upstream_hashes, Ran};
+use test_support::import::{admin, admin_with, import_lines, upstream_hashes, Ran};
 use test_support::json;
 use user_core::password::NO_PASSWORD;
 
 const BIN: &str = env!("CARGO_BIN_EXE_virtool-svc");
 
 async fn import(app: &TestApp, args: &[&str], lines: &[Value]) -> Ran {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut all = vec!["import"];
-    all.extend_from_slice(args);
-    all.push("-");
-    admin(BIN, &app.db.url, &all, text.as_bytes()).await
+    import_lines(BIN, &app.db.url, args, lines).await
 }
 
 async fn export(app: &TestApp, args: &[&str]) -> Ran {
-    let mut all = vec!["export"];
-    all.extend_from_slice(args);
-    let ran = admin(BIN, &app.db.url, &all, b"").await;
-    assert!(ran.success, "{ran:?}");
-    ran
-}
-
-fn parsed(ran: &Ran) -> Vec<Value> {
-    ran.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    test_support::import::export(BIN, &app.db.url, args).await
 }
 
 async fn imported_events(app: &TestApp) -> usize {
@@ -133,7 +118,7 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users_and_login
         }
     }
     let exported = export(&a, &[]).await;
-    let lines = parsed(&exported);
+    let lines = Ran::lines(&exported);
     assert_eq!(lines.len(), 4, "the bootstrap administrator and the three");
     assert!(lines.iter().all(|l| l["password_hash"]
         .as_str()
@@ -178,11 +163,11 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users_and_login
     assert_eq!(export(&b, &[]).await.stdout, exported.stdout);
 
     // one group's members only, each with all of its groups
-    let tech = parsed(&export(&b, &["--tenant", "tech"]).await);
+    let tech = Ran::lines(&export(&b, &["--tenant", "tech"]).await);
     let ids: Vec<&Value> = tech.iter().map(|l| &l["id"]).collect();
     assert_eq!(ids, [&json!("bill"), &json!("kari")]);
     assert_eq!(tech[0]["groups"], json!(["lab", "tech"]));
-    let admins = parsed(&export(&b, &["--tenant", "administrator"]).await);
+    let admins = Ran::lines(&export(&b, &["--tenant", "administrator"]).await);
     assert_eq!(admins.len(), 1);
     for missing in ["nope", "Tech", "a b"] {
         let ran = admin(BIN, &b.db.url, &["export", "--tenant", missing], b"").await;
@@ -492,7 +477,7 @@ async fn ids_and_timestamps_are_kept_and_users_created_later_do_not_collide() {
     }
     let dated = user(&app, "dated").await;
     assert_eq!(dated["last_password_change"], "2018-02-07T17:56:35.980000Z");
-    let out = parsed(&export(&app, &[]).await);
+    let out = Ran::lines(&export(&app, &[]).await);
     let dated = out.iter().find(|l| l["id"] == "dated").unwrap();
     assert_eq!(dated["created_at"], "2017-01-02T01:04:05.123456Z");
     let token = app.token_for("dated", PASSWORD).await;
@@ -533,7 +518,7 @@ async fn a_line_without_a_password_makes_a_user_who_must_be_given_one() {
         }
     }
     // the exported line has no password_hash
-    let out = parsed(&export(&app, &[]).await);
+    let out = Ran::lines(&export(&app, &[]).await);
     let nopass = out.iter().find(|l| l["id"] == "nopass").unwrap();
     assert!(nopass.get("password_hash").is_none(), "{nopass}");
     assert_eq!(nopass["force_reset"], true);
