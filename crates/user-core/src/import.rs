@@ -588,7 +588,17 @@ pub async fn import<I: Importer>(
                 // rolls back: nothing is written
                 return Err(DryRun(counts).into());
             }
-            importer.apply(conn, args.on_conflict).await?;
+            importer.apply(conn, args.on_conflict).await.map_err(|e| {
+                // a user with a line's key or unique field, created through the API after the
+                // checks and committed before the writes: the import stops whole
+                if e.is_unique_violation() {
+                    anyhow::anyhow!(
+                        "nothing imported: a user that meets a line was created while the import ran ({e}); run it again"
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
             tracing::info!(seconds = started.elapsed().as_secs_f64(), "import: written");
             crate::audit::record(
                 conn,

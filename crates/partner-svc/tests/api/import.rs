@@ -443,3 +443,65 @@ async fn ids_are_kept_and_users_created_later_get_fresh_ones() {
         .unwrap();
     assert!(noid.get("password_hash").is_none(), "{noid}");
 }
+
+#[tokio::test]
+async fn a_user_created_while_the_import_runs_stops_it_whole() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = spawn_app().await;
+    let before = app.stored_users().await;
+    // a writer of the API holds an uncommitted user with the email of the file's second line:
+    // the import's checks cannot see it, its insert waits for it
+    let mut racer = app.db.conn("partner").await;
+    racer
+        .batch_execute(
+            "BEGIN; INSERT INTO users (first_name, last_name, email, password_hash)
+             VALUES ('Ra', 'Cer', 'race@example.com', '!')",
+        )
+        .await
+        .unwrap();
+    let lines = vec![
+        line(800, "first@example.com", &[app.alpha]),
+        line(801, "RACE@example.com", &[app.alpha]),
+    ];
+    let url = app.db.url.clone();
+    let run = tokio::spawn(async move { import_lines(BIN, &url, &[], &lines).await });
+    let mut watch = app.db.conn("partner").await;
+    let start = Instant::now();
+    loop {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let waiting: N = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE 'INSERT INTO users%'",
+            ),
+            &mut watch,
+        )
+        .await
+        .unwrap();
+        if waiting.n > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the import never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    racer.batch_execute("COMMIT").await.unwrap();
+    let ran = run.await.unwrap();
+    assert!(!ran.success, "{ran:?}");
+    assert!(
+        ran.stderr.contains("was created while the import ran"),
+        "{}",
+        ran.stderr
+    );
+    let after = app.stored_users().await;
+    assert_eq!(after.len(), before.len() + 1, "the racer's user only");
+    assert!(after.iter().all(|u| u.1 != "first@example.com"));
+    assert_eq!(imported_events(&app).await, 0);
+}
