@@ -17,6 +17,7 @@ pub mod jwt;
 pub mod laravel;
 pub mod openapi;
 pub mod password;
+pub mod search;
 pub mod secret;
 pub mod startup;
 pub mod telemetry;

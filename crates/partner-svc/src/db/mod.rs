@@ -10,6 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schema::{memberships, partners, users};
 use std::collections::BTreeSet;
 use user_core::db::{total_from_page, DbError};
+use user_core::search::{self, TrigramStats};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
     diesel_migrations::embed_migrations!("migrations");
@@ -69,27 +70,179 @@ struct Count {
     n: i64,
 }
 
-/// One page of a partner's users in id order (`$1` partner, `$2` limit, `$3` offset).
-pub const PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
-     FROM memberships m JOIN users u ON u.id = m.user_id \
-     WHERE m.partner_id = $1 ORDER BY m.user_id LIMIT $2 OFFSET $3";
+/// One page of a partner's users in id order, with how many users the partner has, in one
+/// statement (`$1` partner, `$2` limit, `$3` offset): one snapshot, so the two always agree.
+///
+/// - The total is the sum of the partner's `user_counts` rows, kept by the memberships'
+///   triggers in the writes' own transactions (migration 2026-12-03-000005): a few rows, not a
+///   count over the partner's memberships.
+/// - The page's ids are found on the memberships' primary key alone (an index-only scan), and
+///   only those users are read: OFFSET skips index entries, not joined rows.
+/// - The ids are read from the nearer end of the list: a page past the middle skips
+///   `total - offset - limit` entries from the end (backward) instead of `offset` from the
+///   start, so the last page of ten million users skips none. Of the two branches, the one
+///   whose condition the total fails is not run (a one-time filter).
+///
+/// Always one row at least: a page past the end (or an empty partner) gives one row with the
+/// total and no user.
+pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.first_name, u.last_name, u.email \
+     FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total \
+           FROM user_counts c WHERE c.partner_id = $1) t \
+     LEFT JOIN LATERAL ( \
+         (SELECT m.user_id FROM memberships m \
+          WHERE m.partner_id = $1 AND $3 <= t.total / 2 \
+          ORDER BY m.user_id LIMIT $2 OFFSET $3) \
+         UNION ALL \
+         (SELECT m.user_id FROM memberships m \
+          WHERE m.partner_id = $1 AND $3 > t.total / 2 \
+          ORDER BY m.user_id DESC \
+          LIMIT greatest(least($2, t.total - $3), 0) OFFSET greatest(t.total - $3 - $2, 0)) \
+     ) p ON true \
+     LEFT JOIN users u ON u.id = p.user_id \
+     ORDER BY u.id";
 
-/// How many users a partner has (`$1` partner).
-pub const COUNT_SQL: &str = "SELECT count(*) AS n FROM memberships m WHERE m.partner_id = $1";
+/// A row of [`PAGE_SQL`]: the total, and a user unless the page is empty.
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    first_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    last_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    email: Option<String>,
+}
 
-/// One page of the partner's users matching a LIKE pattern (`$1` partner, `$2` pattern,
-/// `$3` limit, `$4` offset). `memberships.search` is the user's "first last email",
-/// lower-cased, kept by triggers (migration 2026-11-23-000002), and `memberships_search_idx`
-/// serves it.
-pub const SEARCH_PAGE_SQL: &str = "SELECT u.id, u.first_name, u.last_name, u.email \
-     FROM memberships m JOIN users u ON u.id = m.user_id \
-     WHERE m.partner_id = $1 AND m.search LIKE $2 \
-     ORDER BY m.user_id LIMIT $3 OFFSET $4";
+/// The search queries, for a partner condition (below).
+macro_rules! search_sql {
+    (page, $partner:literal) => {
+        concat!(
+            "SELECT u.id, u.first_name, u.last_name, u.email \
+             FROM (SELECT m.user_id FROM memberships m \
+                   WHERE ",
+            $partner,
+            " AND m.search LIKE $2 AND strpos(m.search, $3) > 0 \
+                   ORDER BY m.user_id LIMIT $4 OFFSET $5) p \
+             JOIN users u ON u.id = p.user_id \
+             ORDER BY u.id"
+        )
+    };
+    (count, $partner:literal) => {
+        concat!(
+            "SELECT count(*) AS n FROM memberships m WHERE ",
+            $partner,
+            " AND m.search LIKE $2 AND strpos(m.search, $3) > 0"
+        )
+    };
+}
 
-/// How many of the partner's users match (`$1` partner, `$2` pattern): one index scan of the
-/// partner's memberships, no join.
-pub const SEARCH_COUNT_SQL: &str = "SELECT count(*) AS n FROM memberships m \
-     WHERE m.partner_id = $1 AND m.search LIKE $2";
+/// One page of the partner's users whose search text contains a term (`$1` partner, `$2` the
+/// LIKE pattern the trigram index narrows with, `$3` the lower-cased term, or `''` when the
+/// pattern is the whole term, `$4` limit, `$5` offset). `memberships.search` is the user's
+/// "first last email", lower-cased, kept by triggers (migration 2026-11-23-000002), and
+/// `memberships_search_idx` serves the pattern ([`Search`]); `strpos` decides on the whole
+/// term. The page's ids are found on the memberships before any user is read.
+pub const SEARCH_PAGE_SQL: &str = search_sql!(page, "m.partner_id = $1");
+
+/// How many of the partner's users match (`$1`..`$3` as in [`SEARCH_PAGE_SQL`]): one index
+/// scan of the partner's memberships, no join.
+pub const SEARCH_COUNT_SQL: &str = search_sql!(count, "m.partner_id = $1");
+
+/// [`SEARCH_PAGE_SQL`] for a partner that holds a large share of all memberships
+/// ([`large_partner`]): `partner_id + 0` keeps the partner out of the GIN index's condition.
+/// In the index, a partner of ten million members is a posting list of ten million entries
+/// that every search walks beside the term's trigrams (58 ms for a term one user matches, 5 ms
+/// without); for a small partner it is the shortest list there is, and stays in.
+pub const SEARCH_PAGE_LARGE_SQL: &str = search_sql!(page, "m.partner_id + 0 = $1");
+
+/// [`SEARCH_COUNT_SQL`] for a large partner (see [`SEARCH_PAGE_LARGE_SQL`]).
+pub const SEARCH_COUNT_LARGE_SQL: &str = search_sql!(count, "m.partner_id + 0 = $1");
+
+/// Whether `partner` holds [`search::COMMON_SHARE`] or more of all memberships (its kept
+/// total against the table's estimated rows): then its searches keep it out of the index.
+pub async fn large_partner(conn: &mut Conn, partner: i64) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Large {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        large: bool,
+    }
+    Ok(diesel::sql_query(
+        "SELECT coalesce((SELECT sum(n) FROM user_counts WHERE partner_id = $1), 0) \
+             >= $2 * (SELECT greatest(reltuples, 0) FROM pg_class \
+                      WHERE oid = 'memberships'::regclass) AS large",
+    )
+    .bind::<BigInt, _>(partner)
+    .bind::<diesel::sql_types::Double, _>(search::COMMON_SHARE)
+    .get_result::<Large>(conn)
+    .await?
+    .large)
+}
+
+/// A search term as the queries take it: the whole term lower-cased (what matches), and the
+/// LIKE pattern of the part of it the trigram index is given
+/// ([`user_core::search::TrigramStats::indexed_part`]; the whole term without a sample).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    pub term: String,
+    pub pattern: String,
+    /// What `strpos` checks: the term, or `""` (always found) when the pattern is the whole
+    /// term and decides alone.
+    pub filter: String,
+}
+
+impl Search {
+    pub fn new(term: &str, stats: &TrigramStats) -> Self {
+        let term = term.to_lowercase();
+        let part = stats.indexed_part(&term);
+        let filter = if part.len() == term.len() {
+            String::new()
+        } else {
+            term.clone()
+        };
+        let pattern = contains_pattern(part);
+        Self {
+            term,
+            pattern,
+            filter,
+        }
+    }
+}
+
+/// The texts the search's trigram sample is counted on: about
+/// [`user_core::search::SAMPLE_SIZE`] memberships from pages drawn at random
+/// (`TABLESAMPLE SYSTEM`: those pages only, not the whole table), at most twice that.
+pub async fn search_sample(conn: &mut Conn) -> Result<Vec<String>, DbError> {
+    #[derive(QueryableByName)]
+    struct Text1 {
+        #[diesel(sql_type = Text)]
+        search: String,
+    }
+    let percent = diesel::sql_query(
+        "SELECT least(100, greatest(0.001, $1 * 100.0 / greatest(reltuples, 1)))::float8 AS p \
+         FROM pg_class WHERE oid = 'memberships'::regclass",
+    )
+    .bind::<diesel::sql_types::Double, _>(search::SAMPLE_SIZE as f64)
+    .get_result::<Percent>(conn)
+    .await?
+    .p;
+    let rows = diesel::sql_query(
+        "SELECT search FROM memberships TABLESAMPLE SYSTEM ($1) WHERE search <> '' LIMIT $2",
+    )
+    .bind::<diesel::sql_types::Double, _>(percent)
+    .bind::<BigInt, _>(2 * search::SAMPLE_SIZE as i64)
+    .load::<Text1>(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.search).collect())
+}
+
+#[derive(QueryableByName)]
+struct Percent {
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    p: f64,
+}
 
 /// `term` as a case-insensitive LIKE pattern for "contains": lower-cased, with `\`, `%` and `_`
 /// escaped (backslash is LIKE's default escape character).
@@ -107,60 +260,65 @@ pub fn contains_pattern(term: &str) -> String {
 }
 
 /// The users of `partner` (matching `search`, when given) at `offset`, and how many there are.
-/// The page is read first: when it ends the list the total follows from it
-/// ([`total_from_page`]), and only a full page (or one past the end) also counts. A search
-/// that matches a few users, the usual kind, is then one query instead of two.
+/// Without a search, one statement ([`PAGE_SQL`]). With one, the page is read first: when it
+/// ends the list the total follows from it ([`total_from_page`]), and only a full page (or one
+/// past the end) also counts the matches. A search that matches a few users, the usual kind,
+/// is then one query instead of two.
 pub async fn users_page(
     conn: &mut Conn,
     partner: i64,
-    search: Option<&str>,
+    search: Option<&Search>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<User>, i64), DbError> {
-    let pattern = match search {
-        None => None,
-        // No stored name or email holds a NUL (Postgres text cannot), so nothing matches, and
-        // Postgres would refuse the pattern.
-        Some(term) if term.contains('\0') => return Ok((Vec::new(), 0)),
-        Some(term) => Some(contains_pattern(term)),
+    let Some(search) = search else {
+        let rows = diesel::sql_query(PAGE_SQL)
+            .bind::<BigInt, _>(partner)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
+            .load::<PageRow>(conn)
+            .await?;
+        let total = <[PageRow]>::first(&rows).map_or(0, |r| r.total);
+        let users = rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(User {
+                    id: r.id?,
+                    first_name: r.first_name?,
+                    last_name: r.last_name?,
+                    email: r.email?,
+                })
+            })
+            .collect();
+        return Ok((users, total));
     };
-    let rows = match &pattern {
-        None => {
-            diesel::sql_query(PAGE_SQL)
-                .bind::<BigInt, _>(partner)
-                .bind::<BigInt, _>(limit)
-                .bind::<BigInt, _>(offset)
-                .load::<User>(conn)
-                .await?
-        }
-        Some(pattern) => {
-            diesel::sql_query(SEARCH_PAGE_SQL)
-                .bind::<BigInt, _>(partner)
-                .bind::<Text, _>(pattern)
-                .bind::<BigInt, _>(limit)
-                .bind::<BigInt, _>(offset)
-                .load::<User>(conn)
-                .await?
-        }
+    // No stored name or email holds a NUL (Postgres text cannot), so nothing matches, and
+    // Postgres would refuse the pattern.
+    if search.term.contains('\0') {
+        return Ok((Vec::new(), 0));
+    }
+    let (page_sql, count_sql) = if large_partner(conn, partner).await? {
+        (SEARCH_PAGE_LARGE_SQL, SEARCH_COUNT_LARGE_SQL)
+    } else {
+        (SEARCH_PAGE_SQL, SEARCH_COUNT_SQL)
     };
+    let rows = diesel::sql_query(page_sql)
+        .bind::<BigInt, _>(partner)
+        .bind::<Text, _>(&search.pattern)
+        .bind::<Text, _>(&search.filter)
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(offset)
+        .load::<User>(conn)
+        .await?;
     if let Some(total) = total_from_page(offset, limit, rows.len()) {
         return Ok((rows, total));
     }
-    let total = match &pattern {
-        None => {
-            diesel::sql_query(COUNT_SQL)
-                .bind::<BigInt, _>(partner)
-                .get_result::<Count>(conn)
-                .await?
-        }
-        Some(pattern) => {
-            diesel::sql_query(SEARCH_COUNT_SQL)
-                .bind::<BigInt, _>(partner)
-                .bind::<Text, _>(pattern)
-                .get_result::<Count>(conn)
-                .await?
-        }
-    };
+    let total = diesel::sql_query(count_sql)
+        .bind::<BigInt, _>(partner)
+        .bind::<Text, _>(&search.pattern)
+        .bind::<Text, _>(&search.filter)
+        .get_result::<Count>(conn)
+        .await?;
     Ok((rows, total.n))
 }
 
@@ -305,8 +463,21 @@ pub async fn add_member(conn: &mut Conn, partner: i64, new: NewUser) -> Result<U
     Ok(user)
 }
 
-/// Makes `user` a member of `partner`; false when it was one already.
-pub async fn attach(conn: &mut Conn, partner: i64, user: i64) -> Result<bool, DbError> {
+/// Makes `user` a member of `partner`: `Some(false)` when it was one already, `None` when the
+/// user is gone (deleted since the caller found it). The user row is locked `FOR KEY SHARE`
+/// first, so a delete either committed before (`None`) or waits for this transaction; the
+/// insert's foreign key cannot fail.
+pub async fn attach(conn: &mut Conn, partner: i64, user: i64) -> Result<Option<bool>, DbError> {
+    let found: Option<i64> = users::table
+        .find(user)
+        .select(users::id)
+        .for_key_share()
+        .first(conn)
+        .await
+        .optional()?;
+    if found.is_none() {
+        return Ok(None);
+    }
     let n = diesel::insert_into(memberships::table)
         .values((
             memberships::partner_id.eq(partner),
@@ -315,7 +486,7 @@ pub async fn attach(conn: &mut Conn, partner: i64, user: i64) -> Result<bool, Db
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    Ok(n == 1)
+    Ok(Some(n == 1))
 }
 
 /// Applies `changes` to user `id`: the user as it is now, `None` when it does not exist.

@@ -97,12 +97,13 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let partner = caller.enter(&state, &path, Permission::UsersRead).await?;
     let query = PageQuery::parse(&query).map_err(ApiError::Invalid)?;
+    let search = query.search.as_deref().map(|term| state.search(term));
     let (rows, total) = {
         let mut conn = state.core.db.conn().await?;
         db::users_page(
             &mut conn,
             partner,
-            query.search.as_deref(),
+            search.as_ref(),
             query.per_page,
             query.offset(),
         )
@@ -155,8 +156,9 @@ pub async fn create(
             let input = NewUserInput::parse(&body).map_err(ApiError::Invalid)?;
             caller.may_change(&Permissions::new(), &input.permissions)?;
             let mut hash: Option<String> = None;
-            // A racing create of the same email makes the insert fail on the unique index; the
-            // next round then finds the user and answers as a sequential request would.
+            // A racing create of the same email makes the insert fail on the unique index, and a
+            // racing delete of the user found makes the attach find nothing; the next round
+            // then answers as a sequential request would.
             for _ in 0..3 {
                 let existing = {
                     let mut conn = state.core.db.conn().await?;
@@ -165,17 +167,23 @@ pub async fn create(
                 if let Some(user) = existing {
                     let id = user.id;
                     let mut conn = state.core.db.conn().await?;
-                    let answer = conn
+                    let attached = conn
                         .transaction::<_, ApiError, _>(async |conn| {
-                            if !db::attach(conn, partner, id).await? {
-                                return Err(ApiError::taken("email"));
+                            match db::attach(conn, partner, id).await? {
+                                // deleted since it was found: the next round creates it
+                                None => return Ok(None),
+                                Some(false) => return Err(ApiError::taken("email")),
+                                Some(true) => {}
                             }
                             audit::user_attached(conn, &context, id, partner).await?;
                             let answer = created(StatusCode::OK, user);
                             idempotency::complete(ticket, conn, &answer).await?;
-                            Ok(answer)
+                            Ok(Some(answer))
                         })
                         .await?;
+                    let Some(answer) = attached else {
+                        continue;
+                    };
                     state.forget(id);
                     tracing::info!(user = id, partner, "existing user attached");
                     return Ok(answer.response());

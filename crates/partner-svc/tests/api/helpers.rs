@@ -130,7 +130,10 @@ impl TestApp {
             .await
             .unwrap();
         for p in rest {
-            assert!(db::attach(&mut conn, *p, user.id).await.unwrap());
+            assert_eq!(
+                db::attach(&mut conn, *p, user.id).await.unwrap(),
+                Some(true)
+            );
         }
         user.id
     }

@@ -502,13 +502,16 @@ async fn an_admin_detached_from_its_last_partner_is_kept() {
     let app = spawn_app().await;
     let (_, token) = app.caller("mgr@example.com", MANAGER, &[app.alpha]).await;
     let admin_id = app.stored_users().await[0].0;
-    assert!(partner_svc::db::attach(
-        &mut app.state.core.db.conn().await.unwrap(),
-        app.alpha,
-        admin_id
-    )
-    .await
-    .unwrap());
+    assert_eq!(
+        partner_svc::db::attach(
+            &mut app.state.core.db.conn().await.unwrap(),
+            app.alpha,
+            admin_id
+        )
+        .await
+        .unwrap(),
+        Some(true)
+    );
     let res = app.delete(&token, &user_path(app.alpha, admin_id)).await;
     assert_eq!(res.status(), 200);
     assert!(app.memberships(admin_id).await.is_empty());
