@@ -208,6 +208,16 @@ pub async fn send(
     }
 }
 
+/// The ids in a `GET /api/users` answer, in its order.
+pub fn ids(body: &Value) -> Vec<String> {
+    body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The Tyk error envelope.
 pub fn error(message: &str) -> Value {
     json!({"Status":"Error","Message":message,"Meta":null})

@@ -3,15 +3,6 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 
-fn ids(body: &Value) -> Vec<String> {
-    body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The org with 23 users (the admin and 22 seeded); returns all ids in id order.
 async fn twenty_three(app: &TestApp) -> Vec<String> {
     let mut all = vec![app.admin_id.clone()];

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod concurrency;
+mod counts;
 mod helpers;
 mod import;
 mod list;
