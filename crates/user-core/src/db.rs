@@ -417,6 +417,108 @@ pub fn with_search_path(url: &str, schema: &str) -> Result<Secret, ConfigError> 
     Ok(Secret::new(parsed.to_string()))
 }
 
+/// A constant SQL statement that each connection prepares once and then reuses, plan and all
+/// (diesel's statement cache, keyed by the text), unlike `diesel::sql_query`, which is parsed
+/// and planned again on every call (diesel marks it never to be cached). Values are bound as
+/// with `sql_query`, in the order of their `$n`: `prepared(SQL).bind::<BigInt, _>(id)`, and
+/// rows are read by name (`QueryableByName`).
+///
+/// For statements whose best plan does not depend on the values: Postgres may switch a
+/// prepared statement to one generic plan after five calls. A paged list's statement (one index
+/// range, a branch chosen by a one-time filter) is such a statement; a search, whose best plan
+/// depends on the term, is not, and stays a `sql_query`.
+///
+/// diesel's public bind call writes a placeholder where it is made, so the statement starts
+/// with the placeholders in a comment (`/* $1 $2 */ SELECT … $1 …`): Postgres takes the
+/// values' types from the bind message and the comment is ignored.
+pub fn prepared(sql: &'static str) -> Prepared<()> {
+    Prepared { sql, binds: () }
+}
+
+/// See [`prepared`].
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<B> {
+    sql: &'static str,
+    binds: B,
+}
+
+/// A bound value of a [`Prepared`] statement, after the ones before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound<Before, V, ST> {
+    before: Before,
+    value: V,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+/// The values of a [`Prepared`] statement, written as placeholders.
+pub trait Binds {
+    fn push<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()>;
+}
+
+impl Binds for () {
+    fn push<'b>(
+        &'b self,
+        _: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl<Before, V, ST> Binds for Bound<Before, V, ST>
+where
+    Before: Binds,
+    V: diesel::serialize::ToSql<ST, diesel::pg::Pg>,
+    diesel::pg::Pg: diesel::sql_types::HasSqlType<ST>,
+{
+    fn push<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.before.push(out)?;
+        out.push_sql(" ");
+        out.push_bind_param::<ST, V>(&self.value)
+    }
+}
+
+impl<B> Prepared<B> {
+    pub fn bind<ST, V>(self, value: V) -> Prepared<Bound<B, V, ST>> {
+        Prepared {
+            sql: self.sql,
+            binds: Bound {
+                before: self.binds,
+                value,
+                sql_type: std::marker::PhantomData,
+            },
+        }
+    }
+}
+
+impl<B> diesel::query_builder::QueryId for Prepared<B> {
+    type QueryId = ();
+    // No type-level id: the cache keys the statement by its SQL text instead.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<B> diesel::query_builder::Query for Prepared<B> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<B: Binds> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<B> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("/*");
+        self.binds.push(&mut out)?;
+        out.push_sql(" */ ");
+        out.push_sql(self.sql);
+        Ok(())
+    }
+}
+
 /// The total a paged list has, when its page tells: a page shorter than `limit` that holds rows,
 /// or the first page, ends the list, so the total is `offset` plus its rows and no `count(*)`
 /// is needed. `None` (count them) for a full page, or an empty one past the first.

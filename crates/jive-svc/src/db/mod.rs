@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schema::{orgs, users};
 use serde_json::Value;
-use user_core::db::DbError;
+use user_core::db::{prepared, DbError};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
     diesel_migrations::embed_migrations!("migrations");
@@ -151,6 +151,10 @@ pub async fn users_after(
 ///   a tenth of the org whatever the page, like the backward one; a constant one costed the
 ///   last page of 10 M users as skipping them all (cost 550 000, though that branch does not
 ///   run), which crossed `jit_above_cost` and spent 0.3–0.9 s compiling a 2 ms query.
+/// - The org is a range (`>= $1 AND <= $1`) and the order `org_id, id`, as in partner's
+///   `PAGE_SQL`: only `users_org_id_idx` gives that order, so no plan (the statement is
+///   [`prepared`], so possibly a generic one) walks the primary key in id order filtering on
+///   the org, which for a small org of a table a large one fills reads the whole table.
 ///
 /// Always one row at least: a page past the end gives one row with the total and no user.
 pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.org_id, u.first_name, u.last_name, \
@@ -159,12 +163,12 @@ pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.org_id, u.first_name, u.last
            FROM user_counts c WHERE c.org_id = $1) t \
      LEFT JOIN LATERAL (SELECT b.id FROM ( \
          (SELECT x.id FROM users x \
-          WHERE x.org_id = $1 AND $3 <= t.total / 2 \
-          ORDER BY x.id LIMIT $2 OFFSET least($3, t.total)) \
+          WHERE x.org_id >= $1 AND x.org_id <= $1 AND $3 <= t.total / 2 \
+          ORDER BY x.org_id, x.id LIMIT $2 OFFSET least($3, t.total)) \
          UNION ALL \
          (SELECT x.id FROM users x \
-          WHERE x.org_id = $1 AND $3 > t.total / 2 \
-          ORDER BY x.id DESC \
+          WHERE x.org_id >= $1 AND x.org_id <= $1 AND $3 > t.total / 2 \
+          ORDER BY x.org_id DESC, x.id DESC \
           LIMIT greatest(least($2, t.total - $3), 0) \
           OFFSET greatest(t.total - least($3, t.total) - $2, 0)) \
      ) b LIMIT $2) p ON true \
@@ -220,7 +224,7 @@ pub async fn users_page(
 ) -> Result<(Vec<User>, i64), DbError> {
     let offset = i64::try_from(page.saturating_sub(1).saturating_mul(size)).unwrap_or(i64::MAX);
     let limit = i64::try_from(size).unwrap_or(i64::MAX);
-    let rows: Vec<PageRow> = diesel::sql_query(PAGE_SQL)
+    let rows: Vec<PageRow> = prepared(PAGE_SQL)
         .bind::<Text, _>(org)
         .bind::<BigInt, _>(limit)
         .bind::<BigInt, _>(offset)

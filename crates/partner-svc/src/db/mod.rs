@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schema::{memberships, partners, users};
 use std::collections::BTreeSet;
-use user_core::db::{total_from_page, DbError};
+use user_core::db::{prepared, total_from_page, DbError};
 use user_core::search::{self, TrigramStats};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
@@ -90,6 +90,11 @@ struct Count {
 ///   constant OFFSET costs the last page of ten million as skipping them all, though that
 ///   branch does not run, which crosses `jit_above_cost` and compiles a 2 ms query for 0.3 s
 ///   or more.
+/// - The partner is a range (`>= $1 AND <= $1`) and the order `partner_id, user_id`: only the
+///   primary key gives that order, so no plan walks `memberships_user_idx` (user, partner) in
+///   user order filtering on the partner. With `= $1` and `ORDER BY user_id` both indexes fit,
+///   and a generic plan (the statement is [`prepared`]) that guesses the partner's share badly
+///   walked the whole index for a small partner of a table a large one fills (0.6 s for none).
 ///
 /// Always one row at least: a page past the end (or an empty partner) gives one row with the
 /// total and no user.
@@ -98,12 +103,12 @@ pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.first_name, u.last_name, u.e
            FROM user_counts c WHERE c.partner_id = $1) t \
      LEFT JOIN LATERAL (SELECT b.user_id FROM ( \
          (SELECT m.user_id FROM memberships m \
-          WHERE m.partner_id = $1 AND $3 <= t.total / 2 \
-          ORDER BY m.user_id LIMIT $2 OFFSET least($3, t.total)) \
+          WHERE m.partner_id >= $1 AND m.partner_id <= $1 AND $3 <= t.total / 2 \
+          ORDER BY m.partner_id, m.user_id LIMIT $2 OFFSET least($3, t.total)) \
          UNION ALL \
          (SELECT m.user_id FROM memberships m \
-          WHERE m.partner_id = $1 AND $3 > t.total / 2 \
-          ORDER BY m.user_id DESC \
+          WHERE m.partner_id >= $1 AND m.partner_id <= $1 AND $3 > t.total / 2 \
+          ORDER BY m.partner_id DESC, m.user_id DESC \
           LIMIT greatest(least($2, t.total - $3), 0) \
           OFFSET greatest(t.total - least($3, t.total) - $2, 0)) \
      ) b LIMIT $2) p ON true \
@@ -178,7 +183,7 @@ pub async fn large_partner(conn: &mut Conn, partner: i64) -> Result<bool, DbErro
         #[diesel(sql_type = diesel::sql_types::Bool)]
         large: bool,
     }
-    Ok(diesel::sql_query(
+    Ok(prepared(
         "SELECT coalesce((SELECT sum(n) FROM user_counts WHERE partner_id = $1), 0) \
              >= $2 * (SELECT greatest(reltuples, 0) FROM pg_class \
                       WHERE oid = 'memberships'::regclass) AS large",
@@ -281,7 +286,7 @@ pub async fn users_page(
     offset: i64,
 ) -> Result<(Vec<User>, i64), DbError> {
     let Some(search) = search else {
-        let rows = diesel::sql_query(PAGE_SQL)
+        let rows = prepared(PAGE_SQL)
             .bind::<BigInt, _>(partner)
             .bind::<BigInt, _>(limit)
             .bind::<BigInt, _>(offset)
