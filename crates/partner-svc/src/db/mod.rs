@@ -97,9 +97,11 @@ struct Count {
 ///   walked the whole index for a small partner of a table a large one fills (0.6 s for none).
 ///
 /// Always one row at least: a page past the end (or an empty partner) gives one row with the
-/// total and no user.
-pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.first_name, u.last_name, u.email \
-     FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total \
+/// total and no user. `found` says whether the partner exists, which spares the list a query
+/// of its own (one round trip per page, as a GET of one user has).
+pub const PAGE_SQL: &str = "SELECT t.found, t.total, u.id, u.first_name, u.last_name, u.email \
+     FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total, \
+                  EXISTS (SELECT 1 FROM partners WHERE id = $1) AS found \
            FROM user_counts c WHERE c.partner_id = $1) t \
      LEFT JOIN LATERAL (SELECT b.user_id FROM ( \
          (SELECT m.user_id FROM memberships m \
@@ -118,6 +120,8 @@ pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.first_name, u.last_name, u.e
 /// A row of [`PAGE_SQL`]: the total, and a user unless the page is empty.
 #[derive(QueryableByName)]
 struct PageRow {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    found: bool,
     #[diesel(sql_type = BigInt)]
     total: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
@@ -175,24 +179,28 @@ pub const SEARCH_PAGE_LARGE_SQL: &str = search_sql!(page, "m.partner_id + 0 = $1
 /// [`SEARCH_COUNT_SQL`] for a large partner (see [`SEARCH_PAGE_LARGE_SQL`]).
 pub const SEARCH_COUNT_LARGE_SQL: &str = search_sql!(count, "m.partner_id + 0 = $1");
 
-/// Whether `partner` holds [`search::COMMON_SHARE`] or more of all memberships (its kept
-/// total against the table's estimated rows): then its searches keep it out of the index.
-pub async fn large_partner(conn: &mut Conn, partner: i64) -> Result<bool, DbError> {
+/// Whether `partner` exists (`None`: it does not), and whether it holds
+/// [`search::COMMON_SHARE`] or more of all memberships (its kept total against the table's
+/// estimated rows): then its searches keep it out of the index.
+pub async fn large_partner(conn: &mut Conn, partner: i64) -> Result<Option<bool>, DbError> {
     #[derive(QueryableByName)]
     struct Large {
         #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
         large: bool,
     }
-    Ok(prepared(
-        "SELECT coalesce((SELECT sum(n) FROM user_counts WHERE partner_id = $1), 0) \
+    let row = prepared(
+        "SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1) AS found, \
+             coalesce((SELECT sum(n) FROM user_counts WHERE partner_id = $1), 0) \
              >= $2 * (SELECT greatest(reltuples, 0) FROM pg_class \
                       WHERE oid = 'memberships'::regclass) AS large",
     )
     .bind::<BigInt, _>(partner)
     .bind::<diesel::sql_types::Double, _>(search::COMMON_SHARE)
     .get_result::<Large>(conn)
-    .await?
-    .large)
+    .await?;
+    Ok(row.found.then_some(row.large))
 }
 
 /// A search term as the queries take it: the whole term lower-cased (what matches), and the
@@ -273,8 +281,8 @@ pub fn contains_pattern(term: &str) -> String {
     pattern
 }
 
-/// The users of `partner` (matching `search`, when given) at `offset`, and how many there are.
-/// Without a search, one statement ([`PAGE_SQL`]). With one, the page is read first: when it
+/// The users of `partner` (matching `search`, when given) at `offset`, and how many there are;
+/// `None` when the partner does not exist. Without a search, one statement ([`PAGE_SQL`]). With one, the page is read first: when it
 /// ends the list the total follows from it ([`total_from_page`]), and only a full page (or one
 /// past the end) also counts the matches. A search that matches a few users, the usual kind,
 /// is then one query instead of two.
@@ -284,7 +292,7 @@ pub async fn users_page(
     search: Option<&Search>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<User>, i64), DbError> {
+) -> Result<Option<(Vec<User>, i64)>, DbError> {
     let Some(search) = search else {
         let rows = prepared(PAGE_SQL)
             .bind::<BigInt, _>(partner)
@@ -292,7 +300,10 @@ pub async fn users_page(
             .bind::<BigInt, _>(offset)
             .load::<PageRow>(conn)
             .await?;
-        let total = <[PageRow]>::first(&rows).map_or(0, |r| r.total);
+        let (found, total) = <[PageRow]>::first(&rows).map_or((false, 0), |r| (r.found, r.total));
+        if !found {
+            return Ok(None);
+        }
         let users = rows
             .into_iter()
             .filter_map(|r| {
@@ -304,14 +315,17 @@ pub async fn users_page(
                 })
             })
             .collect();
-        return Ok((users, total));
+        return Ok(Some((users, total)));
+    };
+    let Some(large) = large_partner(conn, partner).await? else {
+        return Ok(None);
     };
     // No stored name or email holds a NUL (Postgres text cannot), so nothing matches, and
     // Postgres would refuse the pattern.
     if search.term.contains('\0') {
-        return Ok((Vec::new(), 0));
+        return Ok(Some((Vec::new(), 0)));
     }
-    let (page_sql, count_sql) = if large_partner(conn, partner).await? {
+    let (page_sql, count_sql) = if large {
         (SEARCH_PAGE_LARGE_SQL, SEARCH_COUNT_LARGE_SQL)
     } else {
         (SEARCH_PAGE_SQL, SEARCH_COUNT_SQL)
@@ -325,7 +339,7 @@ pub async fn users_page(
         .load::<User>(conn)
         .await?;
     if let Some(total) = total_from_page(offset, limit, rows.len()) {
-        return Ok((rows, total));
+        return Ok(Some((rows, total)));
     }
     let total = diesel::sql_query(count_sql)
         .bind::<BigInt, _>(partner)
@@ -333,7 +347,7 @@ pub async fn users_page(
         .bind::<Text, _>(&search.filter)
         .get_result::<Count>(conn)
         .await?;
-    Ok((rows, total.n))
+    Ok(Some((rows, total.n)))
 }
 
 pub async fn partner_exists(conn: &mut Conn, id: i64) -> Result<bool, DbError> {

@@ -95,8 +95,16 @@ pub async fn list(
     path: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let partner = caller.enter(&state, &path, Permission::UsersRead).await?;
-    let query = PageQuery::parse(&query).map_err(ApiError::Invalid)?;
+    // The page's own statement says whether the partner exists (no query of its own); only a
+    // bad query string asks first, so that an unknown partner is a 404 before a 422, as ever.
+    let partner = caller.access(&path, Permission::UsersRead)?;
+    let query = match PageQuery::parse(&query) {
+        Ok(query) => query,
+        Err(errors) => {
+            caller.enter(&state, &path, Permission::UsersRead).await?;
+            return Err(ApiError::Invalid(errors));
+        }
+    };
     let search = query.search.as_deref().map(|term| state.search(term));
     let (rows, total) = {
         let mut conn = state.core.db.conn().await?;
@@ -108,6 +116,7 @@ pub async fn list(
             query.offset(),
         )
         .await?
+        .ok_or(ApiError::NOT_FOUND)?
     };
     let url = format!("{}{}", state.core.base_url(&req), req.path());
     let items = rows.into_iter().map(UserJson::from).collect();

@@ -413,6 +413,13 @@ async fn permissions_and_partner_access_are_enforced() {
     let res = app.get(&admin, &users_path(999_999)).await;
     assert_eq!(res.status(), 404);
     assert_eq!(json(res).await, message("Not found."));
+    // the same with a search (a NUL term too), a page past the end, or a bad per_page
+    let missing = users_path(999_999);
+    for query in ["search=kari", "search=%00", "page=9", "per_page=0"] {
+        let res = app.get(&admin, &format!("{missing}?{query}")).await;
+        assert_eq!(res.status(), 404, "{query}");
+        assert_eq!(json(res).await, message("Not found."), "{query}");
+    }
 }
 
 #[tokio::test]
