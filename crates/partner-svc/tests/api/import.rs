@@ -39,6 +39,15 @@ async fn listed(app: &TestApp, partner: i64) -> (Value, Value) {
     (page["data"].clone(), page["meta"]["total"].clone())
 }
 
+async fn searched(app: &TestApp, partner: i64, term: &str) -> Value {
+    let token = app.admin_token().await;
+    let res = app
+        .get(&token, &format!("{}?search={term}", users_path(partner)))
+        .await;
+    assert_eq!(res.status(), 200);
+    test_support::json(res).await
+}
+
 #[tokio::test]
 async fn export_then_import_into_a_fresh_instance_gives_the_same_users_and_logins() {
     let a = spawn_app().await;
@@ -96,6 +105,34 @@ async fn export_then_import_into_a_fresh_instance_gives_the_same_users_and_login
     ran.assert_prints_no_secret(&[PASSWORD]);
     for partner in [a.alpha, a.beta] {
         assert_eq!(listed(&a, partner).await, listed(&b, partner).await);
+    }
+    // b had no memberships, so its search index was dropped and built after the rows: it is
+    // there again, and the searches answer as a's
+    {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = b.db.conn("partner").await;
+        let index: N = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_indexes
+                 WHERE schemaname = current_schema() AND indexname = 'memberships_search_idx'",
+            ),
+            &mut conn,
+        )
+        .await
+        .unwrap();
+        assert_eq!(index.n, 1);
+    }
+    for term in ["trip2", "round", "rt0%40"] {
+        let (x, y) = (
+            searched(&a, a.alpha, term).await,
+            searched(&b, b.alpha, term).await,
+        );
+        assert_eq!(x["data"], y["data"], "{term}");
+        assert!(x["meta"]["total"].as_i64().unwrap() >= 1, "{term}");
     }
     for i in 0..3 {
         let email = format!("rt{i}@example.com");
