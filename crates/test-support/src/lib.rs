@@ -6,6 +6,7 @@ pub mod audit;
 pub mod conditional;
 pub mod hostile;
 pub mod import;
+pub mod plans;
 pub mod timing;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};

@@ -423,10 +423,13 @@ pub fn with_search_path(url: &str, schema: &str) -> Result<Secret, ConfigError> 
 /// with `sql_query`, in the order of their `$n`: `prepared(SQL).bind::<BigInt, _>(id)`, and
 /// rows are read by name (`QueryableByName`).
 ///
-/// For statements whose best plan does not depend on the values: Postgres may switch a
-/// prepared statement to one generic plan after five calls. A paged list's statement (one index
-/// range, a branch chosen by a one-time filter) is such a statement; a search, whose best plan
-/// depends on the term, is not, and stays a `sql_query`.
+/// For statements whose best plan does not depend on the values. Postgres plans a prepared
+/// statement's first five calls with their values, then keeps one generic plan, made without
+/// them, only if its estimated cost is no higher; otherwise it plans every call again. So the
+/// values should not change the estimate either: a paged list's statement (one index range, a
+/// branch chosen by a one-time filter) takes them through a derived row, where the planner
+/// does not see them (`test_support::plans` checks it). A search, whose best plan depends on
+/// the term, stays a `sql_query`.
 ///
 /// diesel's public bind call writes a placeholder where it is made, so the statement starts
 /// with the placeholders in a comment (`/* $1 $2 */ SELECT … $1 …`): Postgres takes the
