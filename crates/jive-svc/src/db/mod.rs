@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schema::{orgs, users};
 use serde_json::Value;
-use user_core::db::{prepared, DbError};
+use user_core::db::{prepared, DbError, FROM_START_BELOW};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
     diesel_migrations::embed_migrations!("migrations");
@@ -130,55 +130,48 @@ pub async fn users_after(
     Ok(query.load(conn).await?)
 }
 
-/// One page of an org's users in id order, with how many users the org has, in one statement
-/// (`$1` org, `$2` limit, `$3` offset): one snapshot, so the two always agree. No transaction.
+/// A page statement, around the part that finds the page's user ids
+/// ([`user_core::page_ids_sql!`], which says how they are read and why), as partner's.
 ///
+/// - `$1` org, `$2` limit, `$3` offset; one statement, so one snapshot: the total and the page
+///   always agree. No transaction.
 /// - The total is the sum of the org's `user_counts` rows, kept by the users' triggers in the
 ///   writes' own transactions (migration 2026-12-03-000003): a few rows, not a count over the
-///   org's users.
-/// - The page's ids are found on `users_org_id_idx (org_id, id)` alone (an index-only scan),
-///   and only those users are read: OFFSET skips index entries, not heap rows.
-/// - The ids are read from the nearer end of the list: a page past the middle skips
-///   `total - offset - limit` entries from the end (backward) instead of `offset` from the
-///   start, so the last page of ten million users skips none. Of the two branches, the one
-///   whose condition the total fails is not run (a one-time filter). The backward branch's
-///   arithmetic cannot overflow, even at the offset of page 2^64 − 1 (`i64::MAX`).
-/// - Two spellings are for the planner, changing no answer. The outer `LIMIT $2` (a branch
-///   gives at most `$2` ids): without it the planner guessed a tenth of the org for the
-///   backward branch's computed LIMIT and, for that many ids, joined the users by merging
-///   with a scan of the whole primary key (the last page read every user of the org). The
-///   forward branch's `least($3, t.total)` (it is `$3` there): a computed OFFSET is costed as
-///   a tenth of the org whatever the page, like the backward one; a constant one costed the
-///   last page of 10 M users as skipping them all (cost 550 000, though that branch does not
-///   run), which crossed `jit_above_cost` and spent 0.3–0.9 s compiling a 2 ms query.
-/// - The org is a range (`>= $1 AND <= $1`) and the order `org_id, id`, as in partner's
-///   `PAGE_SQL`: only `users_org_id_idx` gives that order, so no plan (the statement is
-///   [`prepared`], so possibly a generic one) walks the primary key in id order filtering on
-///   the org, which for a small org of a table a large one fills reads the whole table.
-/// - The values reach the page's scans only through `t` (`t.org`, `t.lim`, `t.off`), as in
-///   partner's `PAGE_SQL`: the plan made with them costs what the generic one does, so
-///   Postgres keeps the generic plan from the sixth call instead of planning every page.
-///
-/// Always one row at least: a page past the end gives one row with the total and no user.
-pub const PAGE_SQL: &str = "SELECT t.total, u.id, u.org_id, u.first_name, u.last_name, \
-            u.email_address, u.active, u.access_key, u.user_permissions \
-     FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total, $1 AS org, $2 AS lim, $3 AS off \
-           FROM user_counts c WHERE c.org_id = $1) t \
-     LEFT JOIN LATERAL (SELECT b.id FROM ( \
-         (SELECT x.id FROM users x \
-          WHERE x.org_id >= t.org AND x.org_id <= t.org AND t.off <= t.total / 2 \
-          ORDER BY x.org_id, x.id LIMIT t.lim OFFSET least(t.off, t.total)) \
-         UNION ALL \
-         (SELECT x.id FROM users x \
-          WHERE x.org_id >= t.org AND x.org_id <= t.org AND t.off > t.total / 2 \
-          ORDER BY x.org_id DESC, x.id DESC \
-          LIMIT greatest(least(t.lim, t.total - t.off), 0) \
-          OFFSET greatest(t.total - least(t.off, t.total) - t.lim, 0)) \
-     ) b LIMIT t.lim) p ON true \
-     LEFT JOIN users u ON u.id = p.id \
-     ORDER BY u.id";
+///   org's users. Always one row at least: a page past the end gives one row with the total
+///   and no user.
+/// - The ids are read on `users_org_id_idx (org_id, id)` alone, never by walking the primary
+///   key in id order filtering on the org, which for a small org of a table a large one fills
+///   reads the whole table.
+macro_rules! page_sql {
+    ($ids:expr) => {
+        concat!(
+            "SELECT t.total, u.id, u.org_id, u.first_name, u.last_name, \
+                    u.email_address, u.active, u.access_key, u.user_permissions \
+             FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total, \
+                          $1 AS tenant, $2 AS lim, $3 AS off \
+                   FROM user_counts c WHERE c.org_id = $1) t \
+             LEFT JOIN LATERAL (",
+            $ids,
+            ") p ON true \
+             LEFT JOIN users u ON u.id = p.id"
+        )
+    };
+}
 
-/// A row of [`PAGE_SQL`]: the total, and a user unless the page is empty.
+/// One page of an org's users and how many users the org has (`page_sql!`), the ids read from
+/// the nearer end of the list: the last page of ten million skips no entry.
+pub const PAGE_SQL: &str = page_sql!(user_core::page_ids_sql!(
+    either_end, "users", "org_id", "id"
+));
+
+/// [`PAGE_SQL`] for a page that starts within the first [`FROM_START_BELOW`] entries: read from
+/// the start whatever the total, one branch instead of two.
+pub const PAGE_FROM_START_SQL: &str = page_sql!(user_core::page_ids_sql!(
+    from_start, "users", "org_id", "id"
+));
+
+/// A row of [`PAGE_SQL`] and [`PAGE_FROM_START_SQL`]: the total, and a user unless the page is
+/// empty.
 #[derive(QueryableByName)]
 struct PageRow {
     #[diesel(sql_type = BigInt)]
@@ -218,7 +211,7 @@ impl PageRow {
 }
 
 /// Page `page` (from 1) of `size` users of `org` in id order, and how many users `org` has
-/// (exact, from the same snapshot): one statement, [`PAGE_SQL`].
+/// (exact, from the same snapshot): one statement, [`PAGE_FROM_START_SQL`] or [`PAGE_SQL`].
 pub async fn users_page(
     conn: &mut Conn,
     org: &str,
@@ -227,14 +220,35 @@ pub async fn users_page(
 ) -> Result<(Vec<User>, i64), DbError> {
     let offset = i64::try_from(page.saturating_sub(1).saturating_mul(size)).unwrap_or(i64::MAX);
     let limit = i64::try_from(size).unwrap_or(i64::MAX);
-    let rows: Vec<PageRow> = prepared(PAGE_SQL)
+    let sql = if offset < FROM_START_BELOW {
+        PAGE_FROM_START_SQL
+    } else {
+        PAGE_SQL
+    };
+    read_page(conn, sql, org, limit, offset).await
+}
+
+/// The users of `org` at `offset` in id order and how many there are, by `sql`:
+/// [`PAGE_FROM_START_SQL`] or [`PAGE_SQL`] (the same answer; [`users_page`] picks one). Ids
+/// are 24 lowercase hex characters, whose byte order is every collation's order, the order of
+/// `users_org_id_idx`.
+pub async fn read_page(
+    conn: &mut Conn,
+    sql: &'static str,
+    org: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<User>, i64), DbError> {
+    let rows: Vec<PageRow> = prepared(sql)
         .bind::<Text, _>(org)
         .bind::<BigInt, _>(limit)
         .bind::<BigInt, _>(offset)
         .load(conn)
         .await?;
     let total = rows.as_slice().first().map_or(0, |r| r.total);
-    Ok((rows.into_iter().filter_map(PageRow::user).collect(), total))
+    let mut users: Vec<User> = rows.into_iter().filter_map(PageRow::user).collect();
+    users.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    Ok((users, total))
 }
 
 /// The user `id` of `org`.

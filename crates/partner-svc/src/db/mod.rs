@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schema::{memberships, partners, users};
 use std::collections::BTreeSet;
-use user_core::db::{prepared, total_from_page, DbError};
+use user_core::db::{prepared, total_from_page, DbError, FROM_START_BELOW};
 use user_core::search::{self, TrigramStats};
 
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
@@ -70,61 +70,61 @@ struct Count {
     n: i64,
 }
 
-/// One page of a partner's users in id order, with how many users the partner has, in one
-/// statement (`$1` partner, `$2` limit, `$3` offset): one snapshot, so the two always agree.
+/// A page statement, around the part that finds the page's user ids
+/// ([`user_core::page_ids_sql!`], which says how they are read and why).
 ///
+/// - `$1` partner, `$2` limit, `$3` offset. The total and the page are one statement, so one
+///   snapshot: the two always agree.
 /// - The total is the sum of the partner's `user_counts` rows, kept by the memberships'
 ///   triggers in the writes' own transactions (migration 2026-12-03-000005): a few rows, not a
 ///   count over the partner's memberships.
-/// - The page's ids are found on the memberships' primary key alone (an index-only scan), and
-///   only those users are read: OFFSET skips index entries, not joined rows.
-/// - The ids are read from the nearer end of the list: a page past the middle skips
-///   `total - offset - limit` entries from the end (backward) instead of `offset` from the
-///   start, so the last page of ten million users skips none. Of the two branches, the one
-///   whose condition the total fails is not run (a one-time filter). The backward branch's
-///   arithmetic cannot overflow, even at the offset of the largest page number.
-/// - Two spellings are for the planner, changing no answer (jive's `PAGE_SQL` has the same).
-///   The outer `LIMIT $2`: without it the planner guesses a tenth of the partner for the
-///   backward branch's computed LIMIT and joins that many users by a merge with a scan of the
-///   whole primary key. The forward branch's `least($3, t.total)` (it is `$3` there): a
-///   constant OFFSET costs the last page of ten million as skipping them all, though that
-///   branch does not run, which crosses `jit_above_cost` and compiles a 2 ms query for 0.3 s
-///   or more.
-/// - The partner is a range (`>= $1 AND <= $1`) and the order `partner_id, user_id`: only the
-///   primary key gives that order, so no plan walks `memberships_user_idx` (user, partner) in
-///   user order filtering on the partner. With `= $1` and `ORDER BY user_id` both indexes fit,
-///   and a generic plan (the statement is [`prepared`]) that guesses the partner's share badly
-///   walked the whole index for a small partner of a table a large one fills (0.6 s for none).
-/// - The values reach the page's scans only through `t` (`t.partner`, `t.lim`, `t.off`), so
-///   the plan Postgres makes with them costs what the one made without them does, and from
-///   the sixth call on each connection keeps that generic plan. Given `$1`..`$3` there, a
-///   custom plan knew the page's LIMIT where the generic one guessed a tenth of the partner's
-///   rows; at ten million memberships the generic plan then cost more and Postgres planned
-///   every page anew: 0.15 ms of planning beside 0.1 ms of work, half a page's cost under load.
-///
-/// Always one row at least: a page past the end (or an empty partner) gives one row with the
-/// total and no user. `found` says whether the partner exists, which spares the list a query
-/// of its own (one round trip per page, as a GET of one user has).
-pub const PAGE_SQL: &str = "SELECT t.found, t.total, u.id, u.first_name, u.last_name, u.email \
-     FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total, \
-                  EXISTS (SELECT 1 FROM partners WHERE id = $1) AS found, \
-                  $1 AS partner, $2 AS lim, $3 AS off \
-           FROM user_counts c WHERE c.partner_id = $1) t \
-     LEFT JOIN LATERAL (SELECT b.user_id FROM ( \
-         (SELECT m.user_id FROM memberships m \
-          WHERE m.partner_id >= t.partner AND m.partner_id <= t.partner AND t.off <= t.total / 2 \
-          ORDER BY m.partner_id, m.user_id LIMIT t.lim OFFSET least(t.off, t.total)) \
-         UNION ALL \
-         (SELECT m.user_id FROM memberships m \
-          WHERE m.partner_id >= t.partner AND m.partner_id <= t.partner AND t.off > t.total / 2 \
-          ORDER BY m.partner_id DESC, m.user_id DESC \
-          LIMIT greatest(least(t.lim, t.total - t.off), 0) \
-          OFFSET greatest(t.total - least(t.off, t.total) - t.lim, 0)) \
-     ) b LIMIT t.lim) p ON true \
-     LEFT JOIN users u ON u.id = p.user_id \
-     ORDER BY u.id";
+/// - Always one row at least: a page past the end (or an empty partner) gives one row with the
+///   total and no user. `found` says whether the partner exists, which spares the list a query
+///   of its own (one round trip per page, as a GET of one user has).
+/// - The ids are read on the memberships' primary key `(partner_id, user_id)` alone: with
+///   `memberships_user_idx (user_id, partner_id)` also there, a generic plan that guessed the
+///   partner's share badly walked that whole index in user order for a small partner (0.6 s
+///   for none) until the partner became a range ordered by both columns.
+/// - The values reach the id scans only through `t`. Given `$1`..`$3` there, a custom plan knew
+///   the page's LIMIT where the generic one guessed a tenth of the partner's rows; at ten
+///   million memberships the generic plan then cost more and Postgres planned every page anew:
+///   0.15 ms of planning beside 0.1 ms of work.
+macro_rules! page_sql {
+    ($ids:expr) => {
+        concat!(
+            "SELECT t.found, t.total, u.id, u.first_name, u.last_name, u.email \
+             FROM (SELECT coalesce(sum(c.n), 0)::bigint AS total, \
+                          EXISTS (SELECT 1 FROM partners WHERE id = $1) AS found, \
+                          $1 AS tenant, $2 AS lim, $3 AS off \
+                   FROM user_counts c WHERE c.partner_id = $1) t \
+             LEFT JOIN LATERAL (",
+            $ids,
+            ") p ON true \
+             LEFT JOIN users u ON u.id = p.user_id"
+        )
+    };
+}
 
-/// A row of [`PAGE_SQL`]: the total, and a user unless the page is empty.
+/// One page of a partner's users and how many users the partner has (`page_sql!`), the ids
+/// read from the nearer end of the list: the last page of ten million skips no entry.
+pub const PAGE_SQL: &str = page_sql!(user_core::page_ids_sql!(
+    either_end,
+    "memberships",
+    "partner_id",
+    "user_id"
+));
+
+/// [`PAGE_SQL`] for a page that starts within the first [`FROM_START_BELOW`] entries: read
+/// from the start whatever the total, one branch instead of two.
+pub const PAGE_FROM_START_SQL: &str = page_sql!(user_core::page_ids_sql!(
+    from_start,
+    "memberships",
+    "partner_id",
+    "user_id"
+));
+
+/// A row of [`PAGE_SQL`] and [`PAGE_FROM_START_SQL`]: the total, and a user unless the page is
+/// empty.
 #[derive(QueryableByName)]
 struct PageRow {
     #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -288,8 +288,44 @@ pub fn contains_pattern(term: &str) -> String {
     pattern
 }
 
+/// The users of `partner` at `offset` in id order and how many there are, by `sql`:
+/// [`PAGE_FROM_START_SQL`] or [`PAGE_SQL`] (the same answer; [`users_page`] picks one).
+/// `None` when the partner does not exist.
+pub async fn read_page(
+    conn: &mut Conn,
+    sql: &'static str,
+    partner: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Option<(Vec<User>, i64)>, DbError> {
+    let rows = prepared(sql)
+        .bind::<BigInt, _>(partner)
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(offset)
+        .load::<PageRow>(conn)
+        .await?;
+    let (found, total) = <[PageRow]>::first(&rows).map_or((false, 0), |r| (r.found, r.total));
+    if !found {
+        return Ok(None);
+    }
+    let mut users = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(User {
+                id: r.id?,
+                first_name: r.first_name?,
+                last_name: r.last_name?,
+                email: r.email?,
+            })
+        })
+        .collect::<Vec<_>>();
+    users.sort_unstable_by_key(|u| u.id);
+    Ok(Some((users, total)))
+}
+
 /// The users of `partner` (matching `search`, when given) at `offset`, and how many there are;
-/// `None` when the partner does not exist. Without a search, one statement ([`PAGE_SQL`]). With one, the page is read first: when it
+/// `None` when the partner does not exist. Without a search, one statement
+/// ([`PAGE_FROM_START_SQL`] or [`PAGE_SQL`]). With one, the page is read first: when it
 /// ends the list the total follows from it ([`total_from_page`]), and only a full page (or one
 /// past the end) also counts the matches. A search that matches a few users, the usual kind,
 /// is then one query instead of two.
@@ -301,28 +337,12 @@ pub async fn users_page(
     offset: i64,
 ) -> Result<Option<(Vec<User>, i64)>, DbError> {
     let Some(search) = search else {
-        let rows = prepared(PAGE_SQL)
-            .bind::<BigInt, _>(partner)
-            .bind::<BigInt, _>(limit)
-            .bind::<BigInt, _>(offset)
-            .load::<PageRow>(conn)
-            .await?;
-        let (found, total) = <[PageRow]>::first(&rows).map_or((false, 0), |r| (r.found, r.total));
-        if !found {
-            return Ok(None);
-        }
-        let users = rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(User {
-                    id: r.id?,
-                    first_name: r.first_name?,
-                    last_name: r.last_name?,
-                    email: r.email?,
-                })
-            })
-            .collect();
-        return Ok(Some((users, total)));
+        let sql = if offset < FROM_START_BELOW {
+            PAGE_FROM_START_SQL
+        } else {
+            PAGE_SQL
+        };
+        return read_page(conn, sql, partner, limit, offset).await;
     };
     let Some(large) = large_partner(conn, partner).await? else {
         return Ok(None);

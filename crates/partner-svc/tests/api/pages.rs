@@ -188,3 +188,40 @@ async fn links_follow_the_gateway_headers_or_public_base_url() {
         format!("https://manager.example.com{path}?search=J%C3%B8hn+Doe%26co&page=1")
     );
 }
+
+/// The two page statements give the same pages, for every size and offset of a 45-user
+/// partner: the API reads the first thousand entries with `PAGE_FROM_START_SQL`, so
+/// `PAGE_SQL`'s two branches (forward before the middle, backward past it) are checked here.
+#[tokio::test]
+async fn both_page_statements_give_every_page_alike() {
+    use partner_svc::db::{read_page, PAGE_FROM_START_SQL, PAGE_SQL};
+    let app = spawn_app().await;
+    let ids = forty_five(&app).await;
+    let mut conn = app.state.core.db.conn().await.unwrap();
+    for limit in [1_usize, 7, 20, 45, 100] {
+        for offset in 0..=50_usize {
+            let want: Vec<i64> = ids.iter().copied().skip(offset).take(limit).collect();
+            for sql in [PAGE_SQL, PAGE_FROM_START_SQL] {
+                let (users, total) = read_page(
+                    &mut conn,
+                    sql,
+                    app.alpha,
+                    i64::try_from(limit).unwrap(),
+                    i64::try_from(offset).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+                assert_eq!(total, 45);
+                let got: Vec<i64> = users.iter().map(|u| u.id).collect();
+                assert_eq!(got, want, "{limit} at {offset}");
+            }
+        }
+    }
+    for sql in [PAGE_SQL, PAGE_FROM_START_SQL] {
+        let past = read_page(&mut conn, sql, app.alpha, 20, i64::MAX).await;
+        assert_eq!(past.unwrap().unwrap().0.len(), 0);
+        let missing = read_page(&mut conn, sql, app.alpha + 1_000, 20, 0).await;
+        assert!(missing.unwrap().is_none());
+    }
+}
