@@ -376,7 +376,7 @@ async fn pages_at_100k_users_read_the_org_index_from_the_nearer_end() {
         );
     }
     // Costed alike whatever the page (the last one is not costed as skipping the whole org,
-    // which at 10 M users crossed jit_above_cost: see PAGE_SQL).
+    // which at 10 M users crossed jit_above_cost: see user_core::page_ids_sql!).
     assert_eq!(costs[0], costs[1]);
     // One plan for every page: planned without its values, the page costs what it costs with
     // them, so Postgres keeps that plan from the sixth call instead of planning every page.
